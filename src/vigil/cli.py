@@ -1,0 +1,189 @@
+"""The `vigil` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vigil.config import VigilConfig, load_config
+from vigil.errors import ConfigError, VigilError
+from vigil.logs import setup_logging
+from vigil.storage.database import connect, migrate
+from vigil.storage.index import SegmentIndex
+from vigil.storage.layout import Layout
+from vigil.storage.status import StatusStore
+from vigil.timeutil import now_us, parse_iso, to_iso
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+config_app = typer.Typer(no_args_is_help=True, help="Check a configuration file.")
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The YAML configuration.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+STALE_AFTER_US = 15_000_000  # a status older than this means Vigil is not running
+
+
+def _load(path: Path) -> VigilConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def _fail(exc: VigilError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+@app.command()
+def run(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="The YAML configuration; without it a demo camera is recorded."
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+) -> None:
+    """Record every enabled camera until SIGTERM or Ctrl-C."""
+    from vigil.demo import demo_config
+    from vigil.runtime.supervisor import run_supervisor
+
+    setup_logging(log_level.upper())
+    os.environ["VIGIL_LOG_LEVEL"] = log_level.upper()
+    try:
+        if config is None:
+            home = Path(os.environ.get("VIGIL_HOME", "vigil-demo"))
+            config = demo_config(home)
+            typer.echo(
+                f"no configuration given: recording a demo camera into {home}/storage", err=True
+            )
+        run_supervisor(_load(config), config.resolve())
+    except VigilError as exc:
+        raise _fail(exc) from None
+
+
+@config_app.command("check")
+def config_check(file: Annotated[Path, typer.Argument(help="The YAML configuration.")]) -> None:
+    """Validate a configuration: exit 0, or print each problem with its key path and line."""
+    loaded = _load(file)
+    typer.echo(f"{file}: ok ({len(loaded.cameras)} camera(s))")
+
+
+def _open(config: VigilConfig):  # type: ignore[no-untyped-def]
+    engine = connect(config.database_url())
+    migrate(engine)
+    return engine
+
+
+def _status(config: VigilConfig) -> dict[str, Any]:
+    engine = _open(config)
+    totals = SegmentIndex(engine).totals()
+    status = StatusStore(engine)
+    live = status.cameras()
+    now = now_us()
+    cameras: dict[str, Any] = {}
+    for name in config.cameras:
+        row = live.get(name, {})
+        total = totals.get(name)
+        stale = not row or now - row["updated_us"] > STALE_AFTER_US
+        cameras[name] = {
+            "state": "stopped" if stale and row.get("state") != "disabled" else row["state"],
+            "since": to_iso(row.get("since_us")),
+            "last_packet": to_iso(row.get("last_packet_us")),
+            "codec": row.get("codec"),
+            "width": row.get("width"),
+            "height": row.get("height"),
+            "fps": None if stale else row.get("fps"),
+            "bitrate": None if stale else row.get("bitrate"),
+            "error": row.get("error"),
+            "segments": total.segments if total else 0,
+            "bytes": total.bytes if total else 0,
+            "oldest": to_iso(total.oldest_us) if total else None,
+            "newest": to_iso(total.newest_us) if total else None,
+        }
+    alarms = [
+        {"kind": a.kind, "subject": a.subject, "message": a.message, "since": to_iso(a.raised_us)}
+        for a in status.alarms()
+    ]
+    return {"generated": to_iso(now), "cameras": cameras, "alarms": alarms}
+
+
+@app.command()
+def status(config: ConfigOption, as_json: JsonOption = False) -> None:
+    """Per camera: state, last packet, fps, bitrate, segments, bytes, oldest and newest."""
+    loaded = _load(config)
+    if not Layout(loaded.storage.path).root.exists() and loaded.database.url is None:
+        raise _fail(VigilError(f"{loaded.storage.path}: no recordings yet; start `vigil run`"))
+    try:
+        report = _status(loaded)
+    except VigilError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    for alarm in report["alarms"]:
+        typer.echo(f"ALARM {alarm['kind']}: {alarm['message']} (since {alarm['since']})")
+    typer.echo(
+        f"{'camera':<20} {'state':<9} {'since':<28} {'fps':>5} {'kbit/s':>8} "
+        f"{'segments':>8} {'MB':>9}  newest"
+    )
+    for name, cam in report["cameras"].items():
+        fps = f"{cam['fps']:.1f}" if cam["fps"] else "-"
+        rate = f"{cam['bitrate'] / 1000:.0f}" if cam["bitrate"] else "-"
+        typer.echo(
+            f"{name:<20} {cam['state']:<9} {cam['since'] or '-':<28} {fps:>5} {rate:>8} "
+            f"{cam['segments']:>8} {cam['bytes'] / 1e6:>9.1f}  {cam['newest'] or '-'}"
+        )
+        if cam["error"] and cam["state"] != "online":
+            typer.echo(f"{'':<20} {cam['error']}")
+
+
+@app.command()
+def recordings(
+    config: ConfigOption,
+    camera: Annotated[str, typer.Option(help="The camera's name.")],
+    since: Annotated[str | None, typer.Option(help="ISO 8601 time (UTC if no zone).")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO 8601 time (UTC if no zone).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The segments of one camera overlapping [since, until], oldest first."""
+    loaded = _load(config)
+    if camera not in loaded.cameras:
+        known = ", ".join(sorted(loaded.cameras)) or "none"
+        raise _fail(VigilError(f"camera {camera!r} is not in {config}; known cameras: {known}"))
+    try:
+        since_us = parse_iso(since) if since else None
+        until_us = parse_iso(until) if until else None
+    except ValueError as exc:
+        raise _fail(VigilError(f"--since/--until: {exc}")) from None
+    layout = Layout(loaded.storage.path)
+    segments = SegmentIndex(_open(loaded)).find(camera, since_us, until_us)
+    rows = [
+        {
+            "start": to_iso(s.start_us),
+            "end": to_iso(s.end_us),
+            "path": str(layout.absolute(s.path)),
+            "bytes": s.bytes,
+            "sha256": s.sha256,
+            "state": s.state,
+            "hold": s.hold,
+        }
+        for s in segments
+    ]
+    if as_json:
+        typer.echo(json.dumps({"camera": camera, "segments": rows}, indent=2))
+        return
+    for row in rows:
+        typer.echo(
+            f"{row['start']}  {row['end']}  {row['bytes']:>10}  {row['state']:<7} {row['path']}"
+        )
+
+
+def main() -> None:
+    app()

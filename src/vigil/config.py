@@ -1,0 +1,253 @@
+"""The YAML configuration, validated by pydantic.
+
+Frigate users will recognise the shape: one file, global sections that a camera
+may override, cameras keyed by name.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from vigil.errors import ConfigError
+
+CAMERA_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|[kmgt]?i?b?)\s*$", re.IGNORECASE)
+UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def redact_url(url: str) -> str:
+    """The URL with any user name and password replaced, safe for logs and status."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
+def parse_stream_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme in ("rtsp", "rtsps"):
+        if not parts.hostname:
+            raise ValueError(f"{redact_url(url)!r} has no host; write rtsp://host[:port]/path")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError as exc:
+            raise ValueError(f"{redact_url(url)!r} has a bad port: {exc}") from None
+        return url
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path:
+            raise ValueError(f"{url!r} is not a file URL; write file:///absolute/path/video.mp4")
+        return url
+    raise ValueError(
+        f"{redact_url(url)!r} is not a supported stream URL; use rtsp://, rtsps:// or file:///"
+    )
+
+
+class MinFree(Strict):
+    """A free-space floor: a fraction of the filesystem or a number of bytes."""
+
+    fraction: float | None = None
+    bytes: int | None = None
+
+    def floor_bytes(self, total_bytes: int) -> int:
+        if self.fraction is not None:
+            return int(total_bytes * self.fraction)
+        return self.bytes or 0
+
+
+def parse_size(value: Any) -> MinFree:
+    if isinstance(value, MinFree):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return MinFree(bytes=value)
+    match = SIZE.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a size; write a percentage like 10% or bytes like 20GB")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    if unit == "%":
+        if not 0 <= number < 100:
+            raise ValueError(f"{value!r}: a percentage must be between 0% and 99%")
+        return MinFree(fraction=number / 100)
+    base = 1024 if "i" in unit else 1000
+    exponent = "bkmgt".index(unit[0]) if unit else 0
+    return MinFree(bytes=int(number * base**exponent))
+
+
+class StorageConfig(Strict):
+    path: Path = Path("/var/lib/vigil")
+    min_free: Annotated[MinFree, Field(validate_default=True)] = "10%"  # type: ignore[assignment]
+    janitor_interval: float = Field(5.0, gt=0, description="seconds between retention passes")
+
+    @field_validator("min_free", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> MinFree:
+        return parse_size(value)
+
+
+class DatabaseConfig(Strict):
+    url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite at <storage.path>/vigil.db"
+    )
+
+
+class RecordConfig(Strict):
+    segment_seconds: float = Field(10.0, ge=1, le=300)
+
+
+class IngestConfig(Strict):
+    transport: Literal["tcp", "udp"] = "tcp"
+    stall_timeout: float = Field(20.0, gt=0, description="seconds without packets = hung")
+    backoff_max: float = Field(30.0, gt=0)
+
+
+def _camera_name(name: str) -> str:
+    # The name becomes a directory and a URL path segment, so it is kept to a safe alphabet.
+    if not CAMERA_NAME.match(name):
+        raise ValueError(
+            f"camera name {name!r} must be 1-63 characters of a-z, 0-9, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+CameraName = Annotated[str, AfterValidator(_camera_name)]
+
+
+class CameraConfig(Strict):
+    main: str
+    sub: str | None = None
+    site: str | None = None
+    location: tuple[float, float] | None = None
+    retention_days: float = Field(30.0, gt=0)
+    enabled: bool = True
+    transport: Literal["tcp", "udp"] | None = None
+    segment_seconds: float | None = Field(None, ge=1, le=300)
+
+    @field_validator("main", "sub")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else parse_stream_url(value)
+
+    @field_validator("location")
+    @classmethod
+    def _location(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not (-90 <= value[0] <= 90 and -180 <= value[1] <= 180):
+            raise ValueError("location must be [latitude, longitude] in degrees")
+        return value
+
+
+class VigilConfig(Strict):
+    storage: StorageConfig = StorageConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    record: RecordConfig = RecordConfig()
+    ingest: IngestConfig = IngestConfig()
+    cameras: dict[CameraName, CameraConfig] = Field(default_factory=dict)
+
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.storage.path / 'vigil.db'}"
+
+    def segment_seconds(self, camera: str) -> float:
+        return self.cameras[camera].segment_seconds or self.record.segment_seconds
+
+    def transport(self, camera: str) -> str:
+        return self.cameras[camera].transport or self.ingest.transport
+
+
+def _duplicate_keys(node: yaml.Node, path: tuple[str, ...], problems: list[str]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            line = key.start_mark.line + 1
+            if name in seen:
+                where = ".".join((*path, name))
+                problems.append(
+                    f"{where} (line {line}): duplicate key, first defined on line {seen[name]};"
+                    " give each entry a unique name"
+                )
+            seen.setdefault(name, line)
+            _duplicate_keys(value, (*path, name), problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _duplicate_keys(item, (*path, str(index)), problems)
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    node = root
+    line = None if root is None else root.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((kv for kv in node.value if str(kv[0].value) == str(part)), None)
+            if match is None:
+                break
+            line = match[0].start_mark.line + 1
+            node = match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def parse_config(text: str, source: str = "<config>") -> VigilConfig:
+    """Validate a YAML document; every problem is reported with its key path and line."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    problems: list[str] = []
+    if root is not None:
+        _duplicate_keys(root, (), problems)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.append("(top level): must be a mapping with storage: and cameras: sections")
+    else:
+        try:
+            config = VigilConfig.model_validate(data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = tuple(p for p in error["loc"] if p != "[key]")
+                where = ".".join(str(p) for p in loc) or "(top level)"
+                line = _line_of(root, loc)
+                at = f" (line {line})" if line else ""
+                message = error["msg"].removeprefix("Value error, ")
+                if error["type"] == "extra_forbidden":
+                    message = "unknown key; check its spelling against the README"
+                problems.append(f"{where}{at}: {message}")
+        else:
+            if not problems:
+                return config
+    raise ConfigError(
+        f"{source}: {len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems),
+        [f"{source}: {p}" for p in problems],
+    )
+
+
+def load_config(path: Path) -> VigilConfig:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration ({exc.strerror})") from None
+    return parse_config(text, str(path))

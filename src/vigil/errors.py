@@ -1,0 +1,36 @@
+"""The one exception hierarchy of Vigil.
+
+Every message names the camera, file or field concerned and says what to do.
+"""
+
+
+class VigilError(Exception):
+    """Base of every error Vigil raises on purpose."""
+
+
+class ConfigError(VigilError):
+    """The configuration file is missing, unreadable or invalid."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
+
+class StorageError(VigilError):
+    """The recordings directory or the index cannot be used."""
+
+
+class SourceError(VigilError):
+    """A camera stream cannot be opened or read."""
+
+    def __init__(self, camera: str, message: str) -> None:
+        super().__init__(f"camera {camera!r}: {message}")
+        self.camera = camera
+
+
+class RecordingError(VigilError):
+    """A segment cannot be written."""
+
+
+class SourceOffline(SourceError):
+    """The camera cannot be reached or stopped sending; it will be retried."""

@@ -1,0 +1,1 @@
+"""Reading camera streams and writing them to segment files, without re-encoding."""

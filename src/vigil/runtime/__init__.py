@@ -1,0 +1,1 @@
+"""Processes: the supervisor and one recording process per camera."""

@@ -1,0 +1,209 @@
+"""One camera's recording process: connect, record, reconnect, report.
+
+Run by the supervisor as `python -m vigil.runtime.camera CONFIG CAMERA`. It
+reports its state as one JSON object per line on stdout; logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+
+from vigil.config import VigilConfig, load_config
+from vigil.errors import RecordingError, SourceError, SourceOffline, VigilError
+from vigil.logs import setup_logging
+from vigil.media.clock import MediaClock
+from vigil.media.recorder import DiskFull, Recorder
+from vigil.media.source import Source, StreamInfo
+from vigil.runtime.backoff import Backoff
+from vigil.runtime.stats import StreamStats
+from vigil.storage.database import connect
+from vigil.storage.index import SegmentIndex
+from vigil.storage.layout import Layout
+from vigil.storage.reconcile import Reconciler
+from vigil.timeutil import US, now_us
+
+log = logging.getLogger(__name__)
+
+REPORT_INTERVAL = 1.0
+DISK_FULL_RETRY = 2.0
+PR_SET_PDEATHSIG = 1
+
+
+def keyframe_size(packet: av.Packet, codec: str) -> tuple[int, int] | None:
+    """Decode one keyframe on its own to learn the picture size after a parameter change."""
+    context = av.CodecContext.create(codec, "r")
+    try:
+        frames = context.decode(packet) + context.decode(None)
+    except av.error.FFmpegError:
+        return None
+    return (frames[0].width, frames[0].height) if frames else None
+
+
+class CameraWorker:
+    def __init__(self, config: VigilConfig, name: str) -> None:
+        self.config = config
+        self.name = name
+        self.camera = config.cameras[name]
+        self.stopping = False
+        self.progress = time.monotonic()
+        self.stats = StreamStats()
+        self.report: dict[str, Any] = {"state": "starting", "since_us": now_us()}
+        self._out_lock = threading.Lock()
+
+    def set_state(self, state: str, error: str | None = None) -> None:
+        if state != self.report["state"] or error != self.report.get("error"):
+            log.info("camera state", extra={"camera": self.name, "state": state, "error": error})
+            if state != self.report["state"]:
+                self.report["since_us"] = now_us()
+            self.report.update(state=state, error=error)
+            self.emit()
+
+    def emit(self) -> None:
+        fps, bitrate = self.stats.fps_and_bitrate()
+        message = {
+            **self.report,
+            "fps": fps,
+            "bitrate": bitrate,
+            "progress_age": time.monotonic() - self.progress,
+        }
+        with self._out_lock:
+            sys.stdout.write(json.dumps(message) + "\n")
+            sys.stdout.flush()
+
+    def _report_loop(self) -> None:
+        while not self.stopping:
+            time.sleep(REPORT_INTERVAL)
+            self.emit()
+
+    def _pause(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            self.progress = time.monotonic()
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    def run(self) -> None:
+        layout = Layout(self.config.storage.path)
+        index = SegmentIndex(connect(self.config.database_url()))
+        reconciler = Reconciler(layout, index)
+        # A restarted process may have left its last segment without a row.
+        reconciler.run([self.name], recent_days=2)
+        recorder = Recorder(
+            self.name,
+            layout,
+            index,
+            self.config.segment_seconds(self.name),
+            reconciler.recover,
+            self._resize,
+        )
+        backoff = Backoff(1.0, self.config.ingest.backoff_max)
+        threading.Thread(target=self._report_loop, daemon=True).start()
+        while not self.stopping:
+            self.progress = time.monotonic()
+            source = Source(
+                self.name,
+                self.camera.main,
+                self.config.transport(self.name),
+                self.config.ingest.stall_timeout,
+            )
+            try:
+                self._record(source, recorder, index, backoff)
+            except SourceOffline as exc:
+                self.set_state("offline", str(exc))
+            except DiskFull as exc:
+                self.set_state("error", str(exc))
+                backoff.reset()
+            except (SourceError, RecordingError) as exc:
+                self.set_state("error", str(exc))
+            finally:
+                source.close()
+            if not self.stopping:
+                self.stats.clear()
+                self._pause(backoff.next())
+        self.set_state("stopped")
+
+    def _record(
+        self, source: Source, recorder: Recorder, index: SegmentIndex, backoff: Backoff
+    ) -> None:
+        info = source.open()
+        assert source.stream is not None
+        self._describe(info)
+        interval = 1 / (info.fps or 15)
+        clock = MediaClock(self.name, index.last_end(self.name), interval)
+        recorder.begin(source.stream)
+        media_us = None
+        try:
+            for packet in source.packets():
+                now = time.monotonic()
+                self.progress = now
+                dts = None if packet.dts is None else float(packet.dts * packet.time_base)
+                media_us = clock.stamp(dts)
+                size = packet.size
+                recorder.write(packet, media_us)
+                self.stats.add(now, size)
+                self.report["last_packet_us"] = media_us
+                if self.report["state"] != "online":
+                    backoff.reset()
+                    self.set_state("online")
+                if self.stopping:
+                    break
+            else:
+                raise SourceOffline(self.name, "the stream ended")
+        finally:
+            recorder.close(None if media_us is None else media_us + int(clock.interval * US))
+
+    def _describe(self, info: StreamInfo) -> None:
+        self.report.update(codec=info.codec, width=info.width, height=info.height)
+
+    def _resize(self, packet: av.Packet) -> None:
+        size = keyframe_size(packet, str(self.report.get("codec", "h264")))
+        if size and size != (self.report.get("width"), self.report.get("height")):
+            log.info("picture size changed", extra={"camera": self.name, "size": size})
+            self.report.update(width=size[0], height=size[1])
+
+
+def _die_with_parent() -> None:
+    # If the supervisor is killed outright, stop cleanly (SIGTERM) rather than record orphaned.
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def main(argv: list[str]) -> int:
+    config_path, name = Path(argv[0]), argv[1]
+    setup_logging(os.environ.get("VIGIL_LOG_LEVEL", "INFO"), camera=name)
+    _die_with_parent()
+    parent = int(os.environ.get("VIGIL_SUPERVISOR_PID", "0"))
+    if parent and os.getppid() != parent:
+        return 0  # the supervisor died before we set up the death signal
+    worker: CameraWorker | None = None
+
+    def stop(_signum: int, _frame: object) -> None:
+        if worker is not None:
+            worker.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        worker = CameraWorker(load_config(config_path), name)
+        worker.run()
+    except VigilError as exc:
+        log.error("camera process failed", extra={"camera": name, "error": str(exc)})
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

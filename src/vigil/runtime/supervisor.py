@@ -1,0 +1,226 @@
+"""The supervisor: one process per camera, restarted with backoff, watched for hangs.
+
+It also runs the retention janitor and publishes every camera's state to the
+index database, where `vigil status` reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from vigil.config import VigilConfig
+from vigil.media.source import OPEN_TIMEOUT
+from vigil.runtime.backoff import Backoff
+from vigil.storage.database import connect, migrate
+from vigil.storage.index import SegmentIndex
+from vigil.storage.layout import Layout
+from vigil.storage.reconcile import Reconciler
+from vigil.storage.retention import Janitor
+from vigil.storage.status import StatusStore
+from vigil.timeutil import now_us
+
+log = logging.getLogger(__name__)
+
+STATUS_INTERVAL = 2.0
+STABLE_AFTER = 60.0  # seconds of life after which a camera process's restart backoff resets
+STOP_GRACE = 10.0
+STATUS_FIELDS = (
+    "state",
+    "since_us",
+    "last_packet_us",
+    "codec",
+    "width",
+    "height",
+    "fps",
+    "bitrate",
+    "error",
+)
+
+
+@dataclass
+class CameraProcess:
+    name: str
+    backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0))
+    process: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    restart_at: float = 0.0
+    last_report: float = 0.0
+    report: dict[str, Any] = field(default_factory=dict)
+    buffer: bytes = b""
+    restarts: int = 0
+
+
+class Supervisor:
+    def __init__(self, config: VigilConfig, config_path: Path) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.engine = connect(config.database_url())
+        self.index = SegmentIndex(self.engine)
+        self.status = StatusStore(self.engine)
+        self.layout = Layout(config.storage.path)
+        self.janitor = Janitor(config, self.index, self.status)
+        self.cameras = {
+            name: CameraProcess(name) for name, cam in config.cameras.items() if cam.enabled
+        }
+        self.selector = selectors.DefaultSelector()
+        self.stopping = threading.Event()
+        self.hang_after = config.ingest.stall_timeout + OPEN_TIMEOUT + 5.0
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def run(self) -> None:
+        self.layout.recordings.mkdir(parents=True, exist_ok=True)
+        migrate(self.engine)
+        Reconciler(self.layout, self.index).run()
+        for name, cam in self.config.cameras.items():
+            if not cam.enabled:
+                self.status.put_camera(name, {"state": "disabled", "since_us": now_us()})
+        janitor = threading.Thread(target=self._janitor_loop, name="janitor", daemon=True)
+        janitor.start()
+        log.info(
+            "vigil running",
+            extra={"cameras": len(self.cameras), "storage": str(self.config.storage.path)},
+        )
+        next_status = 0.0
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            for camera in self.cameras.values():
+                if camera.process is None and now >= camera.restart_at:
+                    self._spawn(camera)
+            for key, _ in self.selector.select(timeout=0.5):
+                self._read(key.data, key.fileobj)  # type: ignore[arg-type]
+            self._watch(time.monotonic())
+            if time.monotonic() >= next_status:
+                self._publish()
+                next_status = time.monotonic() + STATUS_INTERVAL
+        self._shutdown()
+        janitor.join(timeout=5)
+
+    def stop(self, *_args: object) -> None:
+        self.stopping.set()
+
+    def _shutdown(self) -> None:
+        live = [c for c in self.cameras.values() if c.process is not None]
+        for camera in live:
+            assert camera.process is not None
+            camera.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        for camera in live:
+            assert camera.process is not None
+            try:
+                camera.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.error("camera process did not stop; killing it", extra={"camera": camera.name})
+                camera.process.kill()
+                camera.process.wait()
+            self._drain(camera)
+            camera.process = None
+            camera.report.update(state="stopped", since_us=now_us())
+        self._publish()
+        log.info("vigil stopped")
+
+    # -- camera processes ---------------------------------------------------------------------
+    def _spawn(self, camera: CameraProcess) -> None:
+        env = {**os.environ, "VIGIL_SUPERVISOR_PID": str(os.getpid())}
+        camera.process = subprocess.Popen(
+            [sys.executable, "-m", "vigil.runtime.camera", str(self.config_path), camera.name],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        assert camera.process.stdout is not None
+        os.set_blocking(camera.process.stdout.fileno(), False)
+        self.selector.register(camera.process.stdout, selectors.EVENT_READ, camera)
+        camera.started = camera.last_report = time.monotonic()
+        camera.buffer = b""
+
+    def _read(self, camera: CameraProcess, stream: IO[bytes]) -> None:
+        try:
+            chunk = os.read(stream.fileno(), 65536)
+        except BlockingIOError:
+            return
+        if not chunk:
+            self._reap(camera)
+            return
+        camera.buffer += chunk
+        *lines, camera.buffer = camera.buffer.split(b"\n")
+        for line in lines:
+            try:
+                camera.report.update(json.loads(line))
+            except json.JSONDecodeError:
+                log.warning("unreadable report from camera process", extra={"camera": camera.name})
+                continue
+            camera.last_report = time.monotonic()
+
+    def _drain(self, camera: CameraProcess) -> None:
+        if camera.process is not None and camera.process.stdout is not None:
+            self.selector.unregister(camera.process.stdout)
+            camera.process.stdout.close()
+
+    def _reap(self, camera: CameraProcess) -> None:
+        assert camera.process is not None
+        code = camera.process.wait()
+        self._drain(camera)
+        camera.process = None
+        if self.stopping.is_set():
+            return
+        if time.monotonic() - camera.started > STABLE_AFTER:
+            camera.backoff.reset()
+        delay = camera.backoff.next()
+        camera.restart_at = time.monotonic() + delay
+        camera.restarts += 1
+        error = f"camera process exited with code {code}; restarting in {delay:.1f} s"
+        log.error(
+            "camera process exited",
+            extra={"camera": camera.name, "code": code, "restart_in_s": round(delay, 1)},
+        )
+        if camera.report.get("state") != "error":
+            camera.report["since_us"] = now_us()
+        camera.report.update(state="error", error=error)
+
+    def _watch(self, now: float) -> None:
+        for camera in self.cameras.values():
+            if camera.process is None:
+                continue
+            silent = now - camera.last_report
+            stuck = float(camera.report.get("progress_age", 0.0)) + silent
+            if silent > self.hang_after or stuck > self.hang_after:
+                log.error(
+                    "camera process hung; killing it",
+                    extra={"camera": camera.name, "silent_s": round(silent, 1)},
+                )
+                camera.process.kill()  # the end of its stdout reaps and restarts it
+
+    # -- status and retention -----------------------------------------------------------------
+    def _publish(self) -> None:
+        for camera in self.cameras.values():
+            report = {k: camera.report.get(k) for k in STATUS_FIELDS}
+            if report["state"] is None:
+                report.update(state="starting", since_us=now_us())
+            try:
+                self.status.put_camera(camera.name, report)
+            except Exception as exc:
+                log.error(
+                    "cannot publish camera status", extra={"camera": camera.name, "error": str(exc)}
+                )
+
+    def _janitor_loop(self) -> None:
+        while not self.stopping.wait(self.config.storage.janitor_interval):
+            self.janitor.run_once()
+
+
+def run_supervisor(config: VigilConfig, config_path: Path) -> None:
+    supervisor = Supervisor(config, config_path)
+    signal.signal(signal.SIGTERM, supervisor.stop)
+    signal.signal(signal.SIGINT, supervisor.stop)
+    supervisor.run()

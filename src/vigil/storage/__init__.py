@@ -1,0 +1,1 @@
+"""The segment index, the on-disk layout, reconciliation and retention."""

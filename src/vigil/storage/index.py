@@ -1,0 +1,159 @@
+"""The segment index: one row per recorded segment file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
+
+from vigil.storage.schema import segments
+
+
+@dataclass(frozen=True)
+class Segment:
+    id: int
+    camera: str
+    start_us: int
+    end_us: int
+    path: str
+    bytes: int
+    sha256: str
+    hold: bool
+    state: str
+
+
+@dataclass(frozen=True)
+class CameraTotals:
+    segments: int
+    bytes: int
+    oldest_us: int | None
+    newest_us: int | None
+
+
+def _segment(row) -> Segment:  # type: ignore[no-untyped-def]
+    return Segment(**row._mapping)
+
+
+class SegmentIndex:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(
+        self, camera: str, start_us: int, end_us: int, path: str, size: int, sha256: str
+    ) -> int:
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                insert(segments).values(
+                    camera=camera,
+                    start_us=start_us,
+                    end_us=end_us,
+                    path=path,
+                    bytes=size,
+                    sha256=sha256,
+                    hold=False,
+                    state="ok",
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def last_end(self, camera: str) -> int | None:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(func.max(segments.c.end_us)).where(segments.c.camera == camera)
+            ).scalar()
+
+    def find(
+        self, camera: str, since_us: int | None = None, until_us: int | None = None
+    ) -> list[Segment]:
+        """Segments of a camera overlapping [since, until], oldest first."""
+        query = select(segments).where(segments.c.camera == camera, segments.c.state != "deleting")
+        if since_us is not None:
+            query = query.where(segments.c.end_us > since_us)
+        if until_us is not None:
+            query = query.where(segments.c.start_us < until_us)
+        with self.engine.connect() as connection:
+            return [_segment(r) for r in connection.execute(query.order_by(segments.c.start_us))]
+
+    def in_day(self, camera: str, day_start_us: int, day_end_us: int) -> dict[str, Segment]:
+        query = select(segments).where(
+            segments.c.camera == camera,
+            segments.c.start_us >= day_start_us,
+            segments.c.start_us < day_end_us,
+        )
+        with self.engine.connect() as connection:
+            return {r.path: _segment(r) for r in connection.execute(query)}
+
+    def first_start(self, camera: str) -> int | None:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(func.min(segments.c.start_us)).where(segments.c.camera == camera)
+            ).scalar()
+
+    def cameras(self) -> list[str]:
+        with self.engine.connect() as connection:
+            return list(connection.execute(select(segments.c.camera).distinct()).scalars())
+
+    def set_state(self, ids: list[int], state: str) -> None:
+        if ids:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    update(segments).where(segments.c.id.in_(ids)).values(state=state)
+                )
+
+    def set_hold(self, ids: list[int], hold: bool) -> None:
+        if ids:
+            with self.engine.begin() as connection:
+                connection.execute(update(segments).where(segments.c.id.in_(ids)).values(hold=hold))
+
+    def remove(self, ids: list[int]) -> None:
+        if ids:
+            with self.engine.begin() as connection:
+                connection.execute(delete(segments).where(segments.c.id.in_(ids)))
+
+    def deleting(self) -> list[Segment]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(segments).where(segments.c.state == "deleting"))
+            return [_segment(r) for r in rows]
+
+    def expired(self, camera: str, before_us: int, limit: int) -> list[Segment]:
+        query = (
+            select(segments)
+            .where(
+                segments.c.camera == camera,
+                segments.c.end_us < before_us,
+                segments.c.hold.is_(False),
+                segments.c.state != "deleting",
+            )
+            .order_by(segments.c.start_us)
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            return [_segment(r) for r in connection.execute(query)]
+
+    def oldest_unheld(self, limit: int) -> list[Segment]:
+        query = (
+            select(segments)
+            .where(segments.c.hold.is_(False), segments.c.state != "deleting")
+            .order_by(segments.c.start_us)
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            return [_segment(r) for r in connection.execute(query)]
+
+    def totals(self) -> dict[str, CameraTotals]:
+        query = (
+            select(
+                segments.c.camera,
+                func.count(),
+                func.coalesce(func.sum(segments.c.bytes), 0),
+                func.min(segments.c.start_us),
+                func.max(segments.c.end_us),
+            )
+            .where(and_(segments.c.state == "ok"))
+            .group_by(segments.c.camera)
+        )
+        with self.engine.connect() as connection:
+            return {
+                camera: CameraTotals(int(count), int(size), oldest, newest)
+                for camera, count, size, oldest, newest in connection.execute(query)
+            }

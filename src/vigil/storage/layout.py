@@ -1,0 +1,74 @@
+"""Where recordings live on disk: <storage>/recordings/<camera>/<YYYY-MM-DD>/<HHMMSS.ffffff>.ts.
+
+The file name encodes the segment's start (UTC), so start-up reconciliation can
+index a file whose row was never committed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from vigil.timeutil import US, to_datetime
+
+SEGMENT_SUFFIX = ".ts"
+NAME = re.compile(r"^(\d{2})(\d{2})(\d{2})\.(\d{6})\.ts$")
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class Layout:
+    def __init__(self, storage_path: Path) -> None:
+        self.root = storage_path
+        self.recordings = storage_path / "recordings"
+        self.quarantine = storage_path / "quarantine"
+
+    def relative_path(self, camera: str, start_us: int) -> str:
+        moment = to_datetime(start_us)
+        return (
+            f"{camera}/{moment:%Y-%m-%d}/{moment:%H%M%S}.{moment.microsecond:06d}{SEGMENT_SUFFIX}"
+        )
+
+    def absolute(self, relative: str) -> Path:
+        return self.recordings / relative
+
+    def camera_dir(self, camera: str) -> Path:
+        return self.recordings / camera
+
+    @staticmethod
+    def day_start_us(day: str) -> int:
+        return int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()) * US
+
+    @staticmethod
+    def start_from_name(day: str, name: str) -> int | None:
+        match = NAME.match(name)
+        if not match or not DAY.match(day):
+            return None
+        hours, minutes, seconds, micros = (int(g) for g in match.groups())
+        return Layout.day_start_us(day) + (hours * 3600 + minutes * 60 + seconds) * US + micros
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs_durable(path: Path) -> None:
+    """Create path and missing parents, fsyncing each parent so the entries survive a power cut."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        directory.mkdir(exist_ok=True)
+        fsync_dir(directory.parent)
+
+
+def free_and_total(path: Path) -> tuple[int, int]:
+    stats = os.statvfs(path)
+    return stats.f_bavail * stats.f_frsize, stats.f_blocks * stats.f_frsize

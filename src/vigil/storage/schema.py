@@ -1,0 +1,64 @@
+"""The one schema, shared by SQLite at the edge and PostgreSQL at the hub.
+
+Times are integer microseconds since the epoch, UTC.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
+)
+
+metadata = MetaData()
+
+# state: ok (file on disk), missing (row outlived its file), deleting (retention has
+# claimed it; the file may or may not still exist; start-up finishes the job).
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("camera", String(64), nullable=False),
+    Column("start_us", BigInteger, nullable=False),
+    Column("end_us", BigInteger, nullable=False),
+    Column("path", String(512), nullable=False, unique=True),
+    Column("bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("hold", Boolean, nullable=False, server_default=false()),
+    Column("state", String(16), nullable=False, server_default="ok"),
+    Index("ix_segments_camera_start", "camera", "start_us"),
+    Index("ix_segments_start", "start_us"),
+)
+
+camera_status = Table(
+    "camera_status",
+    metadata,
+    Column("camera", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("since_us", BigInteger, nullable=False),
+    Column("last_packet_us", BigInteger),
+    Column("codec", String(32)),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("fps", Float),
+    Column("bitrate", Float),
+    Column("error", Text),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+# An active alarm is a row; clearing the alarm deletes it.
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("subject", String(64), primary_key=True),
+    Column("message", Text, nullable=False),
+    Column("raised_us", BigInteger, nullable=False),
+)

@@ -1,0 +1,2 @@
+from support.database import *  # noqa: F403
+from support.fixtures import *  # noqa: F403
