@@ -1,2 +1,3 @@
 from support.database import *  # noqa: F403
 from support.fixtures import *  # noqa: F403
+from support.vigil import camera_clip, vigil_factory  # noqa: F401

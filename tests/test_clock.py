@@ -39,7 +39,9 @@ def test_follows_stream_timestamps() -> None:
     assert clock.stamp(5.1) - first == 100_000
 
 
-@pytest.mark.parametrize("bad", [None, 5.0, 4.0, 500.0], ids=["missing", "repeat", "backwards", "jump"])
+@pytest.mark.parametrize(
+    "bad", [None, 5.0, 4.0, 500.0], ids=["missing", "repeat", "backwards", "jump"]
+)
 def test_bad_timestamps_advance_by_a_frame(bad: float | None) -> None:
     clock, fake = make()
     first = clock.stamp(5.0)
@@ -61,7 +63,9 @@ def test_clock_step_is_logged_and_does_not_move_time(caplog: pytest.LogCaptureFi
     assert "system clock stepped" in caplog.text
 
 
-def test_new_session_never_starts_before_the_last_recording(caplog: pytest.LogCaptureFixture) -> None:
+def test_new_session_never_starts_before_the_last_recording(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     floor = (1_800_000_000 + 7200) * US  # an earlier session ran with the clock two hours ahead
     clock, _ = make(floor=floor)
     with caplog.at_level(logging.WARNING):

@@ -33,7 +33,9 @@ def layout(tmp_path: Path) -> Layout:
     return layout
 
 
-def test_index_finds_segments_by_camera_and_time(engine: Engine, layout: Layout, clip: Path) -> None:
+def test_index_finds_segments_by_camera_and_time(
+    engine: Engine, layout: Layout, clip: Path
+) -> None:
     index = SegmentIndex(engine)
     base = now_us() - 60 * US
     for n in range(3):
@@ -50,7 +52,9 @@ def test_index_finds_segments_by_camera_and_time(engine: Engine, layout: Layout,
 def test_orphan_file_is_cut_back_and_indexed(engine: Engine, layout: Layout, clip: Path) -> None:
     index = SegmentIndex(engine)
     start = now_us() - 30 * US
-    relative = write_segment(layout, clip, "gate", start, seconds=4)  # no row: a crash before commit
+    relative = write_segment(
+        layout, clip, "gate", start, seconds=4
+    )  # no row: a crash before commit
     path = layout.absolute(relative)
     with open(path, "r+b") as file:  # and a torn tail, as a power cut leaves it
         file.truncate(path.stat().st_size - 1000)
@@ -109,7 +113,9 @@ def config_for(layout: Layout, min_free: str = "0%", retention: float = 30) -> o
     )
 
 
-def test_retention_deletes_expired_but_never_held(engine: Engine, layout: Layout, clip: Path) -> None:
+def test_retention_deletes_expired_but_never_held(
+    engine: Engine, layout: Layout, clip: Path
+) -> None:
     index = SegmentIndex(engine)
     old = now_us() - 3 * 86_400 * US
     expired = write_segment(layout, clip, "gate", old, index=index)

@@ -69,10 +69,8 @@ class RtspServer:
             err = self._stderr_text()
             code = self._proc.poll()
             self.stop()
-            raise RuntimeError(
-                f"RTSP server did not print READY within {timeout}s (exit={code}):"
-                f" {' '.join(cmd)}\n{err}"
-            )
+            why = f"exited with {code}" if code is not None else f"no READY within {timeout}s"
+            raise RuntimeError(f"RTSP server failed ({why}): {' '.join(cmd)}\n{err}")
 
     def _wait_ready(self, timeout: float) -> bool:
         assert self._proc is not None and self._proc.stdout is not None
@@ -176,7 +174,9 @@ def garbage_server() -> Iterator[GarbageServerFactory]:
     def make() -> str:
         server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _GarbageHandler)
         server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, name="garbage-server", daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name="garbage-server", daemon=True
+        )
         thread.start()
         servers.append(server)
         threads.append(thread)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 ENV_VIDEO = "VIGIL_TEST_VIDEO"
 DEFAULT_VIDEOS = (
-    Path("/work/shared/data/vtest.avi"),
+    # The project's shared assets sit beside the repository (../shared), in CI as here.
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "vtest.avi",
     # Debian's opencv-doc ships the same file, so a fresh machine can get it.
     Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi"),
 )

@@ -54,8 +54,19 @@ class PostgresServer:
             f"-c unix_socket_directories={self.directory} -c fsync=on"
         )
         log = self.directory / "server.log"
-        self._run(_bin("pg_ctl"), "-D", str(self.data), "-l", str(log), "-o", options, "-w",
-                  "-t", "60", "start")
+        self._run(
+            _bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

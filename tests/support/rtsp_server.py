@@ -49,9 +49,12 @@ def _mount(spec: str) -> tuple[str, Path]:
 
 
 def _deny_seeking(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+    # tsdemux claims to be seekable but cannot seek on a looping multifilesrc, so
+    # the seek rtsp-media does for PLAY's Range header would fail with 503.
+    # Answering the query unchanged works because a new seeking query starts as
+    # "not seekable" (and Python cannot write to it: the probe holds a 2nd ref).
     query = info.get_query()
     if query is not None and query.type == Gst.QueryType.SEEKING:
-        query.set_seeking(Gst.Format.TIME, False, 0, -1)
         return Gst.PadProbeReturn.HANDLED
     return Gst.PadProbeReturn.OK
 

@@ -54,8 +54,13 @@ class MediaClock:
             None if dts_seconds is None or self._last_dts is None else dts_seconds - self._last_dts
         )
         if step is None or not 0 < step <= MAX_STEP:
-            self.discontinuities += 1
-            if self.discontinuities <= 3 or self.discontinuities % 100 == 0:
+            # Streams often begin without timestamps (RTSP before its first sender report);
+            # only a fault after timestamps were flowing counts as a discontinuity.
+            if self._last_dts is not None:
+                self.discontinuities += 1
+            if self._last_dts is not None and (
+                self.discontinuities <= 3 or self.discontinuities % 100 == 0
+            ):
                 log.warning(
                     "bad stream timestamp, advancing by one frame interval",
                     extra={"camera": self.camera, "step": step, "count": self.discontinuities},

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.config import VigilConfig, load_config
 from vigil.errors import RecordingError, SourceError, SourceOffline, VigilError
@@ -202,6 +203,11 @@ def main(argv: list[str]) -> int:
     except VigilError as exc:
         log.error("camera process failed", extra={"camera": name, "error": str(exc)})
         return 2
+    except SQLAlchemyError as exc:
+        # Typically a full disk under the index. The supervisor restarts this process,
+        # whose start-up reconciliation indexes the segment that could not be recorded.
+        log.error("cannot write the index; restarting", extra={"camera": name, "error": str(exc)})
+        return 3
     return 0
 
 
