@@ -73,6 +73,18 @@ def test_new_session_never_starts_before_the_last_recording(
     assert "behind the last recording" in caplog.text
 
 
+def test_frames_buffered_while_the_stream_is_probed_keep_their_real_times() -> None:
+    clock, fake = make()  # the connection opens
+    fake.advance(2.0)  # two seconds of probing; the frames wait in a buffer
+    times = [clock.stamp(n / 15) for n in range(30)]  # then arrive in one burst
+    assert times[0] == 1_800_000_000 * US and times[-1] - times[0] == round(29 / 15 * US)
+    for n in range(30, 60):  # and then in real time
+        fake.advance(1 / 15)
+        stamped = clock.stamp(n / 15)
+        assert stamped <= int(fake.wall() * US)  # never a time in the future
+    assert clock.discontinuities == 0
+
+
 def test_runaway_camera_timestamps_are_pulled_back_to_real_time() -> None:
     clock, fake = make()
     start = clock.stamp(0.0)

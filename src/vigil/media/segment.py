@@ -18,6 +18,7 @@ import av
 from vigil.storage.layout import fsync_dir, make_dirs_durable
 
 MICROSECONDS = Fraction(1, 1_000_000)
+WRITE_BUFFER = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,8 @@ class SegmentWriter:
         # Exclusive create: a segment file is never overwritten.
         self._file = open(path, "xb")  # noqa: SIM115 - closed in finish() or abort()
         self._sink = _HashingFile(self._file)
-        self._output = av.open(self._sink, "w", format="mpegts")
+        # Fewer, larger writes cost less per packet; a crash loses at most this much more.
+        self._output = av.open(self._sink, "w", format="mpegts", buffer_size=WRITE_BUFFER)
         self._stream = self._output.add_stream_from_template(template)
 
     def write(self, packet: av.Packet, media_us: int) -> None:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 REPORT_INTERVAL = 1.0
 DISK_FULL_RETRY = 2.0
 PR_SET_PDEATHSIG = 1
+DEFAULT_INTERVAL = 1 / 15  # until the stream says its frame rate
 
 
 def keyframe_size(packet: av.Packet, codec: str) -> tuple[int, int] | None:
@@ -136,22 +137,24 @@ class CameraWorker:
     def _record(
         self, source: Source, recorder: Recorder, index: SegmentIndex, backoff: Backoff
     ) -> None:
+        clock = MediaClock(self.name, index.last_end(self.name), DEFAULT_INTERVAL)
         info = source.open()
         assert source.stream is not None
         self._describe(info)
-        interval = 1 / (info.fps or 15)
-        clock = MediaClock(self.name, index.last_end(self.name), interval)
+        if info.fps:
+            clock.interval = 1 / info.fps
         recorder.begin(source.stream)
         media_us = None
+        seconds_per_tick = float(info.time_base)
         try:
             for packet in source.packets():
                 now = time.monotonic()
                 self.progress = now
-                dts = None if packet.dts is None else float(packet.dts * packet.time_base)
+                dts = None if packet.dts is None else packet.dts * seconds_per_tick
                 media_us = clock.stamp(dts)
                 size = packet.size
                 recorder.write(packet, media_us)
-                self.stats.add(now, size)
+                self.stats.add(media_us / US, size)
                 self.report["last_packet_us"] = media_us
                 if self.report["state"] != "online":
                     backoff.reset()

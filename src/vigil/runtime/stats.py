@@ -1,4 +1,7 @@
-"""Per-camera stream figures over a sliding window: fps and bitrate."""
+"""Per-camera stream figures over a sliding window of stream time: fps and bitrate.
+
+Stream time, not arrival time: RTSP delivers in bursts, which would inflate the figures.
+"""
 
 from __future__ import annotations
 

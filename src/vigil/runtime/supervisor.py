@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from vigil.config import VigilConfig
 from vigil.media.source import OPEN_TIMEOUT
 from vigil.runtime.backoff import Backoff
@@ -84,7 +86,7 @@ class Supervisor:
         Reconciler(self.layout, self.index).run()
         for name, cam in self.config.cameras.items():
             if not cam.enabled:
-                self.status.put_camera(name, {"state": "disabled", "since_us": now_us()})
+                self.status.put_cameras({name: {"state": "disabled", "since_us": now_us()}})
         janitor = threading.Thread(target=self._janitor_loop, name="janitor", daemon=True)
         janitor.start()
         log.info(
@@ -203,16 +205,17 @@ class Supervisor:
 
     # -- status and retention -----------------------------------------------------------------
     def _publish(self) -> None:
+        states = {}
         for camera in self.cameras.values():
             report = {k: camera.report.get(k) for k in STATUS_FIELDS}
             if report["state"] is None:
                 report.update(state="starting", since_us=now_us())
-            try:
-                self.status.put_camera(camera.name, report)
-            except Exception as exc:
-                log.error(
-                    "cannot publish camera status", extra={"camera": camera.name, "error": str(exc)}
-                )
+            states[camera.name] = report
+        try:
+            self.status.put_cameras(states)
+        except SQLAlchemyError as exc:
+            # Status must never stop recording; a full disk under the index can fail this.
+            log.error("cannot publish camera status", extra={"error": str(exc)})
 
     def _janitor_loop(self) -> None:
         while not self.stopping.wait(self.config.storage.janitor_interval):

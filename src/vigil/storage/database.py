@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -37,6 +35,10 @@ def connect(url: str) -> Engine:
 
 def migrate(engine: Engine) -> None:
     """Upgrade the schema to the newest revision; safe to call on every start."""
+    # Imported here: camera processes never migrate, and Alembic costs each of them memory.
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     try:

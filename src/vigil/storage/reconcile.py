@@ -54,8 +54,8 @@ class Reconciler:
     ) -> ReconcileReport:
         """Reconcile every camera (or the given ones), over all days (or only the latest)."""
         report = ReconcileReport()
-        self.finish_deletions(report)
         names = set(cameras) if cameras is not None else self._all_cameras()
+        self.finish_deletions(names, report)
         for camera in sorted(names):
             for day in self._days(camera, recent_days):
                 self._reconcile_day(camera, day, report)
@@ -71,16 +71,15 @@ class Reconciler:
             )
         return report
 
-    def finish_deletions(self, report: ReconcileReport | None = None) -> None:
-        pending = self.index.deleting()
+    def finish_deletions(self, cameras: set[str], report: ReconcileReport) -> None:
+        pending = [s for s in self.index.deleting() if s.camera in cameras]
         for segment in pending:
             self.layout.absolute(segment.path).unlink(missing_ok=True)
         for parent in {self.layout.absolute(s.path).parent for s in pending}:
             if parent.exists():
                 fsync_dir(parent)
         self.index.remove([s.id for s in pending])
-        if report is not None:
-            report.deletions_finished += len(pending)
+        report.deletions_finished += len(pending)
 
     def recover(self, relative: str, report: ReconcileReport | None = None) -> None:
         """Index a segment file that has no row, after cutting off an unfinished tail."""

@@ -23,15 +23,18 @@ class StatusStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def put_camera(self, camera: str, fields: dict[str, Any]) -> None:
-        values = {**fields, "updated_us": now_us()}
+    def put_cameras(self, states: dict[str, dict[str, Any]]) -> None:
+        """Store every camera's state in one transaction (one fsync, however many cameras)."""
+        updated = now_us()
         # Only the supervisor writes here, so update-then-insert cannot race.
         with self.engine.begin() as connection:
-            done = connection.execute(
-                update(camera_status).where(camera_status.c.camera == camera).values(**values)
-            )
-            if done.rowcount == 0:
-                connection.execute(insert(camera_status).values(camera=camera, **values))
+            for camera, fields in states.items():
+                values = {**fields, "updated_us": updated}
+                done = connection.execute(
+                    update(camera_status).where(camera_status.c.camera == camera).values(**values)
+                )
+                if done.rowcount == 0:
+                    connection.execute(insert(camera_status).values(camera=camera, **values))
 
     def cameras(self) -> dict[str, dict[str, Any]]:
         with self.engine.connect() as connection:
