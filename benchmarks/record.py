@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/record.py [--cameras 8,16,32,64] [--seconds 30]
 
 Each camera reads the same 1080p15 clip (real footage, upscaled) at real-time pace, looping.
-For each N, in the same run, Vigil records the N cameras, then N `ffmpeg -re -c copy -f
-segment` processes record the same inputs (the baseline). CPU is measured over a steady
-window after every camera is recording (start-up excluded, for both). A camera has "no gap"
+For each N, Vigil records the N cameras while, at the same time, N `ffmpeg -re -c copy -f
+segment` processes record the same inputs (the baseline): both run under the same machine
+load, and CPU is measured for both over the same steady window, once every Vigil camera is
+recording (start-up excluded). A camera has "no gap"
 when its segments abut and it recorded at least 98% of the frames the window should hold.
 Memory is the peak RSS (and PSS, which counts shared libraries once) per camera process.
 """
@@ -54,38 +55,63 @@ def tree(root: psutil.Process) -> list[psutil.Process]:
 
 
 def cpu_of(processes: list[psutil.Process]) -> dict[int, float]:
+    """CPU seconds per process from the scheduler's nanosecond run time (/proc/*/schedstat),
+    summed over its threads: tick-based user/system times are too coarse for processes that
+    wake for a fraction of a millisecond fifteen times a second."""
     seconds = {}
     for process in processes:
+        total = 0
         try:
-            times = process.cpu_times()
-            seconds[process.pid] = times.user + times.system
-        except psutil.NoSuchProcess:
-            pass
+            for task in Path(f"/proc/{process.pid}/task").iterdir():
+                total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        seconds[process.pid] = total / 1e9
     return seconds
 
 
-def window(processes_of, seconds: float, cameras: int) -> Sample:  # type: ignore[no-untyped-def]
-    """CPU over `seconds`, sampling memory each second; processes_of() lists the live ones."""
-    before = cpu_of(processes_of())
-    rss_peak = pss_peak = 0.0
+def window(groups, seconds: float, cameras: int) -> list[Sample]:  # type: ignore[no-untyped-def]
+    """CPU over `seconds` for each group of processes (a callable listing the live ones),
+    sampling their memory once a second."""
+    before = [cpu_of(group()) for group in groups]
+    rss_peak = [0.0] * len(groups)
+    pss_peak = [0.0] * len(groups)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         time.sleep(1.0)
-        rss = pss = 0
-        for process in processes_of():
-            try:
-                memory = process.memory_full_info()
-                rss += memory.rss
-                pss += memory.pss
-            except psutil.NoSuchProcess:
-                pass
-        rss_peak, pss_peak = max(rss_peak, rss / cameras), max(pss_peak, pss / cameras)
-    after = cpu_of(processes_of())
-    cpu = sum(after[pid] - before.get(pid, 0.0) for pid in after)
-    return Sample(cpu, rss_peak, pss_peak)
+        for n, group in enumerate(groups):
+            rss = pss = 0
+            for process in group():
+                try:
+                    memory = process.memory_full_info()
+                    rss += memory.rss
+                    pss += memory.pss
+                except psutil.NoSuchProcess:
+                    pass
+            rss_peak[n] = max(rss_peak[n], rss / cameras)
+            pss_peak[n] = max(pss_peak[n], pss / cameras)
+    samples = []
+    for n, group in enumerate(groups):
+        after = cpu_of(group())
+        cpu = sum(after[pid] - before[n].get(pid, 0.0) for pid in after)
+        samples.append(Sample(cpu, rss_peak[n], pss_peak[n]))
+    return samples
 
 
-def run_vigil(clip: Path, cameras: int, seconds: float, work: Path) -> tuple[Sample, int]:
+def start_ffmpeg(clip: Path, cameras: int, work: Path) -> list[subprocess.Popen[bytes]]:
+    processes = []
+    for n in range(cameras):
+        out = work / f"ffmpeg{n:03d}"
+        out.mkdir()
+        processes.append(subprocess.Popen(
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop",
+             "-1", "-i", str(clip), "-an", "-c", "copy", "-f", "segment", "-segment_time", "10",
+             "-reset_timestamps", "1", str(out / "%06d.ts")],
+        ))  # fmt: skip
+    return processes
+
+
+def run_both(clip: Path, cameras: int, seconds: float, work: Path) -> tuple[Sample, int, Sample]:
     storage = work / "vigil"
     config = work / "vigil.yaml"
     config.write_text(yaml.safe_dump({
@@ -96,7 +122,9 @@ def run_vigil(clip: Path, cameras: int, seconds: float, work: Path) -> tuple[Sam
         [sys.executable, "-m", "vigil", "run", "-c", str(config), "--log-level", "warning"],
         stdout=subprocess.DEVNULL, stderr=open(work / "vigil.log", "wb"),  # noqa: SIM115
     )  # fmt: skip
+    ffmpeg = start_ffmpeg(clip, cameras, work)
     root = psutil.Process(process.pid)
+    baseline = [psutil.Process(p.pid) for p in ffmpeg]
     engine = None
     try:
         deadline = time.monotonic() + WARMUP_LIMIT
@@ -112,13 +140,17 @@ def run_vigil(clip: Path, cameras: int, seconds: float, work: Path) -> tuple[Sam
         else:
             raise RuntimeError(f"{cameras} cameras did not all start within {WARMUP_LIMIT} s")
         started = time.time()
-        sample = window(lambda: tree(root), seconds, cameras)
+        vigil, base = window([lambda: tree(root), lambda: baseline], seconds, cameras)
         ended = time.time()
     finally:
         process.send_signal(signal.SIGTERM)
+        for p in ffmpeg:
+            p.send_signal(signal.SIGINT)
         process.wait(120)
+        for p in ffmpeg:
+            p.wait(60)
     assert engine is not None
-    return sample, count_gapless(engine, Layout(storage), cameras, started, ended)
+    return vigil, count_gapless(engine, Layout(storage), cameras, started, ended), base
 
 
 def count_gapless(engine, layout: Layout, cameras: int, start: float, end: float) -> int:  # type: ignore[no-untyped-def]
@@ -141,27 +173,6 @@ def count_gapless(engine, layout: Layout, cameras: int, start: float, end: float
     return good
 
 
-def run_ffmpeg(clip: Path, cameras: int, seconds: float, work: Path) -> Sample:
-    processes = []
-    for n in range(cameras):
-        out = work / f"ffmpeg{n:03d}"
-        out.mkdir()
-        processes.append(subprocess.Popen(
-            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop",
-             "-1", "-i", str(clip), "-an", "-c", "copy", "-f", "segment", "-segment_time", "10",
-             "-reset_timestamps", "1", str(out / "%06d.ts")],
-        ))  # fmt: skip
-    try:
-        time.sleep(5 + cameras * 0.05)  # past ffmpeg's start-up, as for Vigil
-        live = [psutil.Process(p.pid) for p in processes]
-        return window(lambda: live, seconds, cameras)
-    finally:
-        for p in processes:
-            p.send_signal(signal.SIGINT)
-        for p in processes:
-            p.wait(60)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cameras", default="8,16,32,64", help="comma-separated camera counts")
@@ -181,8 +192,7 @@ def main() -> None:
     for cameras in (int(n) for n in args.cameras.split(",")):
         work = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
         try:
-            vigil, gapless = run_vigil(clip, cameras, args.seconds, work)
-            ffmpeg = run_ffmpeg(clip, cameras, args.seconds, work)
+            vigil, gapless, ffmpeg = run_both(clip, cameras, args.seconds, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         hours = cameras * args.seconds / 3600

@@ -48,6 +48,7 @@ class MediaClock:
         self._anchor_mono = monotonic()
         self._anchor_us = int(wall() * US)
         self._wall_offset = wall() - self._anchor_mono
+        self._next_clock_check = 0.0
         self.clock_steps = 0
         self.discontinuities = 0
 
@@ -115,6 +116,9 @@ class MediaClock:
         return start
 
     def _check_system_clock(self, mono: float) -> None:
+        if mono < self._next_clock_check:
+            return  # once a second is enough to notice a step, and keeps the packet path light
+        self._next_clock_check = mono + 1.0
         offset = self._wall() - mono
         if abs(offset - self._wall_offset) > CLOCK_STEP:
             self.clock_steps += 1

@@ -54,8 +54,15 @@ class SegmentWriter:
         # Exclusive create: a segment file is never overwritten.
         self._file = open(path, "xb")  # noqa: SIM115 - closed in finish() or abort()
         self._sink = _HashingFile(self._file)
-        # Fewer, larger writes cost less per packet; a crash loses at most this much more.
-        self._output = av.open(self._sink, "w", format="mpegts", buffer_size=WRITE_BUFFER)
+        # Fewer, larger writes cost less per packet (FFmpeg would otherwise flush a
+        # non-seekable output after every packet); a crash loses at most this much more.
+        self._output = av.open(
+            self._sink,
+            "w",
+            format="mpegts",
+            buffer_size=WRITE_BUFFER,
+            container_options={"flush_packets": "0"},
+        )
         self._stream = self._output.add_stream_from_template(template)
 
     def write(self, packet: av.Packet, media_us: int) -> None:

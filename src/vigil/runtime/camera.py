@@ -36,7 +36,7 @@ from vigil.timeutil import US, now_us
 
 log = logging.getLogger(__name__)
 
-REPORT_INTERVAL = 1.0
+REPORT_INTERVAL = 2.0  # seconds; states are also reported at once on every change
 DISK_FULL_RETRY = 2.0
 PR_SET_PDEATHSIG = 1
 DEFAULT_INTERVAL = 1 / 15  # until the stream says its frame rate

@@ -34,7 +34,7 @@ from vigil.timeutil import now_us
 
 log = logging.getLogger(__name__)
 
-STATUS_INTERVAL = 2.0
+STATUS_INTERVAL = 3.0  # seconds between hang checks and status writes
 STABLE_AFTER = 60.0  # seconds of life after which a camera process's restart backoff resets
 STOP_GRACE = 10.0
 STATUS_FIELDS = (
@@ -99,10 +99,10 @@ class Supervisor:
             for camera in self.cameras.values():
                 if camera.process is None and now >= camera.restart_at:
                     self._spawn(camera)
-            for key, _ in self.selector.select(timeout=0.5):
+            for key, _ in self.selector.select(timeout=1.0):
                 self._read(key.data, key.fileobj)  # type: ignore[arg-type]
-            self._watch(time.monotonic())
             if time.monotonic() >= next_status:
+                self._watch(time.monotonic())
                 self._publish()
                 next_status = time.monotonic() + STATUS_INTERVAL
         self._shutdown()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Engine, and_, delete, exists, func, insert, or_, select, update
 
-from vigil.storage.schema import segments
+from vigil.storage.schema import events, segments
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,16 @@ class SegmentIndex:
             return int(result.inserted_primary_key[0])
 
     def last_end(self, camera: str) -> int | None:
+        # A camera's segments never overlap, so the latest start holds the latest end; this
+        # walks the (camera, start_us) index backwards instead of scanning every row.
+        query = (
+            select(segments.c.end_us)
+            .where(segments.c.camera == camera)
+            .order_by(segments.c.start_us.desc())
+            .limit(1)
+        )
         with self.engine.connect() as connection:
-            return connection.execute(
-                select(func.max(segments.c.end_us)).where(segments.c.camera == camera)
-            ).scalar()
+            return connection.execute(query).scalar()
 
     def find(
         self, camera: str, since_us: int | None = None, until_us: int | None = None
@@ -120,7 +126,43 @@ class SegmentIndex:
             select(segments)
             .where(
                 segments.c.camera == camera,
+                # Implied by the end bound, but it bounds the index scan to the expired range.
+                segments.c.start_us < before_us,
                 segments.c.end_us < before_us,
+                segments.c.hold.is_(False),
+                segments.c.state != "deleting",
+            )
+            .order_by(segments.c.start_us)
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            return [_segment(r) for r in connection.execute(query)]
+
+    def expired_around_events(
+        self,
+        camera: str,
+        before_us: int,
+        event_before_us: int,
+        pre_us: int,
+        post_us: int,
+        limit: int,
+    ) -> list[Segment]:
+        """Unheld segments that ended before `before_us` and overlap no event window
+        [start - pre, end + post] (an open event reaches on), or that ended before
+        `event_before_us` whatever they overlap; oldest first."""
+        overlaps_event = exists().where(
+            events.c.camera == segments.c.camera,
+            events.c.start_us < segments.c.end_us + pre_us,
+            or_(events.c.end_us.is_(None), events.c.end_us > segments.c.start_us - post_us),
+        )
+        query = (
+            select(segments)
+            .where(
+                segments.c.camera == camera,
+                # Implied by the end bound, but it bounds the index scan to the expired range.
+                segments.c.start_us < before_us,
+                segments.c.end_us < before_us,
+                or_(segments.c.end_us < event_before_us, ~overlaps_event),
                 segments.c.hold.is_(False),
                 segments.c.state != "deleting",
             )
