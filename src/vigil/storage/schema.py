@@ -4,6 +4,7 @@ Times are integer microseconds since the epoch, UTC.
 """
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -61,4 +62,33 @@ alarms = Table(
     Column("subject", String(64), primary_key=True),
     Column("message", Text, nullable=False),
     Column("raised_us", BigInteger, nullable=False),
+)
+
+# One row per event. The id is a UUIDv7 made at the edge, so inserts are idempotent and the hub
+# de-duplicates on it. The box is normalised to 0..1 of the snapshot's frame, whose size is kept
+# so pixels can be recovered; snapshot paths are relative to <storage.path>/snapshots.
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("camera", String(64), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("label", String(32)),
+    Column("zone", String(64)),
+    Column("start_us", BigInteger, nullable=False),
+    Column("end_us", BigInteger),
+    Column("score", Float),
+    Column("box_x1", Float),
+    Column("box_y1", Float),
+    Column("box_x2", Float),
+    Column("box_y2", Float),
+    Column("frame_width", Integer),
+    Column("frame_height", Integer),
+    Column("attributes", JSON, nullable=False),
+    Column("snapshot", String(512)),
+    Column("clean_snapshot", String(512)),
+    Column("updated_us", BigInteger, nullable=False),
+    Index("ix_events_camera_start", "camera", "start_us"),
+    Index("ix_events_type_start", "type", "start_us"),
+    Index("ix_events_start", "start_us"),
 )
