@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 
+from vigil.analytics.detection.cli import models_app
+from vigil.analytics.detection.settings import DetectorSettings
 from vigil.config import VigilConfig, load_config
 from vigil.errors import ConfigError, VigilError
 from vigil.logs import setup_logging
@@ -21,6 +23,7 @@ from vigil.timeutil import now_us, parse_iso, to_iso
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 config_app = typer.Typer(no_args_is_help=True, help="Check a configuration file.")
 app.add_typer(config_app, name="config")
+app.add_typer(models_app, name="models")
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The YAML configuration.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -102,6 +105,13 @@ def _status(config: VigilConfig) -> dict[str, Any]:
             "fps": None if stale else row.get("fps"),
             "bitrate": None if stale else row.get("bitrate"),
             "error": row.get("error"),
+            "analysis": None
+            if row.get("analysis_fps") is None
+            else {
+                "fps": None if stale else row["analysis_fps"],
+                "dropped": row.get("analysis_dropped"),
+                "lag": None if stale else row.get("analysis_lag"),
+            },
             "segments": total.segments if total else 0,
             "bytes": total.bytes if total else 0,
             "oldest": to_iso(total.oldest_us) if total else None,
@@ -183,6 +193,86 @@ def recordings(
         typer.echo(
             f"{row['start']}  {row['end']}  {row['bytes']:>10}  {row['state']:<7} {row['path']}"
         )
+
+
+@app.command()
+def events(
+    config: ConfigOption,
+    camera: Annotated[str | None, typer.Option(help="Only this camera.")] = None,
+    event_type: Annotated[
+        str | None, typer.Option("--type", help="Only this type, e.g. intrusion or tamper.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="ISO 8601 time (UTC if no zone).")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO 8601 time (UTC if no zone).")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Events overlapping [since, until], newest first, with their snapshots and recording."""
+    from vigil.analytics.types import EventType
+    from vigil.events.query import list_events
+
+    loaded = _load(config)
+    if camera is not None and camera not in loaded.cameras:
+        known = ", ".join(sorted(loaded.cameras)) or "none"
+        raise _fail(VigilError(f"camera {camera!r} is not in {config}; known cameras: {known}"))
+    types = get_args(EventType)
+    if event_type is not None and event_type not in types:
+        raise _fail(VigilError(f"--type {event_type!r} is unknown; use one of {', '.join(types)}"))
+    try:
+        since_us = parse_iso(since) if since else None
+        until_us = parse_iso(until) if until else None
+    except ValueError as exc:
+        raise _fail(VigilError(f"--since/--until: {exc}")) from None
+    found = list_events(loaded, _open(loaded), camera, event_type, since_us, until_us, limit)
+    if as_json:
+        typer.echo(json.dumps({"events": found}, indent=2))
+        return
+    for event in found:
+        where = f" {event['zone']}" if event["zone"] else ""
+        typer.echo(
+            f"{event['start']}  {event['end'] or 'ongoing':<27}  {event['camera']:<16} "
+            f"{event['type']:<17} {event['label'] or '-':<10}{where}  {event['snapshot'] or ''}"
+        )
+
+
+@app.command()
+def analyze(
+    video: Annotated[Path, typer.Argument(help="A video file (any format FFmpeg reads).")],
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Take the camera's analysis settings.")
+    ] = None,
+    camera: Annotated[str | None, typer.Option(help="The camera whose settings apply.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the analysis pipeline over a video file as fast as possible and print its events.
+
+    Without a configuration: tamper and whole-frame unattended-object detection."""
+    from vigil.analytics.detection.factory import load_detector
+    from vigil.analytics.offline import analyze_video, default_analytics
+
+    setup_logging("WARNING")
+    if config is None:
+        settings, detector_settings, storage = default_analytics(), DetectorSettings(), None
+    else:
+        loaded = _load(config)
+        if camera not in loaded.cameras:
+            known = ", ".join(sorted(loaded.cameras)) or "none"
+            raise _fail(VigilError(f"--camera {camera!r} is not in {config}; known: {known}"))
+        settings = loaded.cameras[camera].analytics() or default_analytics()
+        detector_settings, storage = loaded.detector, loaded.storage.path
+    try:
+        detector = load_detector(detector_settings, *([storage] if storage else []))
+        report = analyze_video(video, settings, detector, camera or "video")
+    except VigilError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    for event in report["events"]:
+        end = "-" if event["end_s"] is None else f"{event['end_s']:.1f}"
+        typer.echo(f"{event['start_s']:>8.1f} {end:>8}  {event['type']:<17} "
+                   f"{event['label'] or '-':<10} {event['zone'] or ''}")  # fmt: skip
+    typer.echo(f"{report['frames_analysed']} pictures analysed, {len(report['events'])} events")
 
 
 def main() -> None:

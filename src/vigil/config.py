@@ -21,7 +21,10 @@ from pydantic import (
     field_validator,
 )
 
+from vigil.analytics.detection.settings import DetectorSettings
+from vigil.analytics.settings import CameraAnalytics
 from vigil.errors import ConfigError
+from vigil.events.settings import CameraRecordSettings, MqttSettings
 
 CAMERA_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|[kmgt]?i?b?)\s*$", re.IGNORECASE)
@@ -130,7 +133,13 @@ def _camera_name(name: str) -> str:
 CameraName = Annotated[str, AfterValidator(_camera_name)]
 
 
-class CameraConfig(Strict):
+ANALYTICS_FIELDS = ("analysis", "zones", "lines", "unattended_object", "tamper")
+
+
+class CameraConfig(CameraAnalytics):
+    """A camera: its streams and recording, plus the analytics fields it inherits
+    (analysis, zones, lines, unattended_object, tamper)."""
+
     main: str
     sub: str | None = None
     site: str | None = None
@@ -139,6 +148,14 @@ class CameraConfig(Strict):
     enabled: bool = True
     transport: Literal["tcp", "udp"] | None = None
     segment_seconds: float | None = Field(None, ge=1, le=300)
+    record: CameraRecordSettings | None = None
+
+    def analytics(self) -> CameraAnalytics | None:
+        """The camera's analysis settings, or None when it configures none (record only)."""
+        configured = self.model_fields_set & set(ANALYTICS_FIELDS)
+        if not configured or (configured == {"tamper"} and not self.tamper):
+            return None
+        return self
 
     @field_validator("main", "sub")
     @classmethod
@@ -158,6 +175,8 @@ class VigilConfig(Strict):
     database: DatabaseConfig = DatabaseConfig()
     record: RecordConfig = RecordConfig()
     ingest: IngestConfig = IngestConfig()
+    mqtt: MqttSettings | None = None
+    detector: DetectorSettings = DetectorSettings()
     cameras: dict[CameraName, CameraConfig] = Field(default_factory=dict)
 
     def database_url(self) -> str:
@@ -233,7 +252,7 @@ def parse_config(text: str, source: str = "<config>") -> VigilConfig:
                 line = _line_of(root, loc)
                 at = f" (line {line})" if line else ""
                 message = error["msg"].removeprefix("Value error, ")
-                if error["type"] == "extra_forbidden":
+                if error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
                     message = "unknown key; check its spelling against the README"
                 problems.append(f"{where}{at}: {message}")
         else:

@@ -44,6 +44,7 @@ class Recorder:
         segment_seconds: float,
         recover: Callable[[str], None],
         on_new_parameters: Callable[[av.Packet], None] = lambda _packet: None,
+        room_to_record: Callable[[], bool] = lambda: True,
     ) -> None:
         self.camera = camera
         self.layout = layout
@@ -52,6 +53,7 @@ class Recorder:
         self.segment_us = int(segment_seconds * US * 0.99)
         self.recover = recover  # indexes what a failed segment file still holds
         self.on_new_parameters = on_new_parameters  # sees the keyframe before it is muxed
+        self.room_to_record = room_to_record
         self._writer: SegmentWriter | None = None
         self._template: av.VideoStream | None = None
         self._sps: bytes | None = None
@@ -95,6 +97,11 @@ class Recorder:
 
     def _cut(self, media_us: int) -> None:
         self._finish(media_us)
+        if not self.room_to_record():
+            raise DiskFull(
+                f"camera {self.camera!r}: recording paused, the disk is nearly full and retention "
+                "cannot free it (see the storage alarm); it resumes when space returns"
+            )
         relative = self.layout.relative_path(self.camera, media_us)
         try:
             assert self._template is not None

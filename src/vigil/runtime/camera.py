@@ -6,7 +6,6 @@ reports its state as one JSON object per line on stdout; logs go to stderr.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import os
@@ -15,9 +14,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.config import VigilConfig, load_config
@@ -27,18 +27,22 @@ from vigil.media.clock import MediaClock
 from vigil.media.recorder import DiskFull, Recorder
 from vigil.media.source import Source, StreamInfo
 from vigil.runtime.backoff import Backoff
+from vigil.runtime.lifeline import die_with_parent
 from vigil.runtime.stats import StreamStats
 from vigil.storage.database import connect
 from vigil.storage.index import SegmentIndex
-from vigil.storage.layout import Layout
+from vigil.storage.layout import Layout, free_and_total
 from vigil.storage.reconcile import Reconciler
 from vigil.timeutil import US, now_us
+
+if TYPE_CHECKING:
+    from vigil.analytics.live import LiveAnalysis
+    from vigil.events.availability import Availability
 
 log = logging.getLogger(__name__)
 
 REPORT_INTERVAL = 2.0  # seconds; states are also reported at once on every change
 DISK_FULL_RETRY = 2.0
-PR_SET_PDEATHSIG = 1
 DEFAULT_INTERVAL = 1 / 15  # until the stream says its frame rate
 
 
@@ -62,6 +66,8 @@ class CameraWorker:
         self.stats = StreamStats()
         self.report: dict[str, Any] = {"state": "starting", "since_us": now_us()}
         self._out_lock = threading.Lock()
+        self.analysis: LiveAnalysis | None = None
+        self.availability: Availability | None = None
 
     def set_state(self, state: str, error: str | None = None) -> None:
         if state != self.report["state"] or error != self.report.get("error"):
@@ -70,6 +76,8 @@ class CameraWorker:
                 self.report["since_us"] = now_us()
             self.report.update(state=state, error=error)
             self.emit()
+            if self.availability is not None and state != "stopped":
+                self.availability.on_state(state, error)
 
     def emit(self) -> None:
         fps, bitrate = self.stats.fps_and_bitrate()
@@ -79,6 +87,8 @@ class CameraWorker:
             "bitrate": bitrate,
             "progress_age": time.monotonic() - self.progress,
         }
+        if self.analysis is not None:
+            message.update(self.analysis.report())
         with self._out_lock:
             sys.stdout.write(json.dumps(message) + "\n")
             sys.stdout.flush()
@@ -107,8 +117,10 @@ class CameraWorker:
             self.config.segment_seconds(self.name),
             reconciler.recover,
             self._resize,
+            self._room_to_record,
         )
         backoff = Backoff(1.0, self.config.ingest.backoff_max)
+        self._start_analysis(index.engine)
         threading.Thread(target=self._report_loop, daemon=True).start()
         while not self.stopping:
             self.progress = time.monotonic()
@@ -133,6 +145,36 @@ class CameraWorker:
                 self.stats.clear()
                 self._pause(backoff.next())
         self.set_state("stopped")
+        if self.analysis is not None:
+            self.analysis.stop()
+
+    def _start_analysis(self, engine: Engine) -> None:
+        """Events, analysis and MQTT, for the cameras that use them (they cost memory)."""
+        analytics = self.camera.analytics()
+        if analytics is None and self.config.mqtt is None:
+            return
+        from vigil.events.availability import Availability
+        from vigil.events.sink import EventSink
+
+        sink = EventSink(self.config, engine, f"vigil-{self.name}")
+        self.availability = Availability(self.name, sink)
+        if analytics is None:
+            return
+        from vigil.analytics.detection.service import DetectorClient
+        from vigil.analytics.live import LiveAnalysis
+        from vigil.runtime.service import detector_address
+
+        sub = self.camera.sub
+        transport = self.config.transport(self.name)
+        timeout = self.config.ingest.stall_timeout
+        self.analysis = LiveAnalysis(
+            self.name,
+            analytics,
+            DetectorClient(detector_address(self.config.storage.path)),
+            sink,
+            (lambda: Source(self.name, sub, transport, timeout)) if sub else None,
+        )
+        self.analysis.start()
 
     def _record(
         self, source: Source, recorder: Recorder, index: SegmentIndex, backoff: Backoff
@@ -144,6 +186,8 @@ class CameraWorker:
         if info.fps:
             clock.interval = 1 / info.fps
         recorder.begin(source.stream)
+        if self.analysis is not None:
+            self.analysis.begin(source.stream)
         media_us = None
         seconds_per_tick = float(info.time_base)
         try:
@@ -153,6 +197,8 @@ class CameraWorker:
                 dts = None if packet.dts is None else packet.dts * seconds_per_tick
                 media_us = clock.stamp(dts)
                 size = packet.size
+                if self.analysis is not None:
+                    self.analysis.offer(packet, media_us)  # before muxing takes the data
                 recorder.write(packet, media_us)
                 self.stats.add(media_us / US, size)
                 self.report["last_packet_us"] = media_us
@@ -169,6 +215,12 @@ class CameraWorker:
     def _describe(self, info: StreamInfo) -> None:
         self.report.update(codec=info.codec, width=info.width, height=info.height)
 
+    def _room_to_record(self) -> bool:
+        """Below half the free-space floor retention has nothing left to delete: stop writing
+        video, so the index keeps room for its rows and the storage alarm."""
+        free, total = free_and_total(self.config.storage.path)
+        return free >= self.config.storage.min_free.floor_bytes(total) // 2
+
     def _resize(self, packet: av.Packet) -> None:
         size = keyframe_size(packet, str(self.report.get("codec", "h264")))
         if size and size != (self.report.get("width"), self.report.get("height")):
@@ -176,19 +228,10 @@ class CameraWorker:
             self.report.update(width=size[0], height=size[1])
 
 
-def _die_with_parent() -> None:
-    # If the supervisor is killed outright, stop cleanly (SIGTERM) rather than record orphaned.
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
-
-
 def main(argv: list[str]) -> int:
     config_path, name = Path(argv[0]), argv[1]
     setup_logging(os.environ.get("VIGIL_LOG_LEVEL", "INFO"), camera=name)
-    _die_with_parent()
+    die_with_parent()
     parent = int(os.environ.get("VIGIL_SUPERVISOR_PID", "0"))
     if parent and os.getppid() != parent:
         return 0  # the supervisor died before we set up the death signal

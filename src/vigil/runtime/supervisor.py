@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from vigil.config import VigilConfig
 from vigil.media.source import OPEN_TIMEOUT
 from vigil.runtime.backoff import Backoff
+from vigil.runtime.service import ServiceProcess, detector_command
 from vigil.storage.database import connect, migrate
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import Layout
@@ -47,6 +48,9 @@ STATUS_FIELDS = (
     "fps",
     "bitrate",
     "error",
+    "analysis_fps",
+    "analysis_dropped",
+    "analysis_lag",
 )
 
 
@@ -78,6 +82,11 @@ class Supervisor:
         self.selector = selectors.DefaultSelector()
         self.stopping = threading.Event()
         self.hang_after = config.ingest.stall_timeout + OPEN_TIMEOUT + 5.0
+        self.detector = (
+            ServiceProcess("detector", detector_command(config))
+            if any(config.cameras[name].analytics() for name in self.cameras)
+            else None
+        )
 
     # -- life cycle ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -95,6 +104,8 @@ class Supervisor:
         )
         next_status = 0.0
         while not self.stopping.is_set():
+            if self.detector is not None:
+                self.detector.tend()
             now = time.monotonic()
             for camera in self.cameras.values():
                 if camera.process is None and now >= camera.restart_at:
@@ -128,6 +139,8 @@ class Supervisor:
             self._drain(camera)
             camera.process = None
             camera.report.update(state="stopped", since_us=now_us())
+        if self.detector is not None:
+            self.detector.stop(STOP_GRACE)
         self._publish()
         log.info("vigil stopped")
 

@@ -1,5 +1,11 @@
 """Retention: per-camera age limits and the global free-space floor.
 
+A camera with `record` settings (vigil.events.settings.CameraRecordSettings) has event
+segments: those overlapping [event start - pre, end + post] (an open event reaches on). They
+are kept for max(retention_days, event_retention_days) in continuous mode, and for
+event_retention_days (default retention_days) in events mode, where every other segment goes
+once it is past a short grace. Events and their snapshots are deleted with their footage.
+
 Deletion is crash-safe: rows are first marked deleting (committed), then files
 are unlinked and their directories fsynced, then rows removed. Start-up
 reconciliation finishes any deletion a crash interrupted. Held segments are
@@ -9,14 +15,20 @@ never deleted, not even to make room: the storage alarm is raised instead.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.config import VigilConfig
+from vigil.events import snapshots_dir
+from vigil.events.settings import CameraRecordSettings
 from vigil.storage.index import Segment, SegmentIndex
 from vigil.storage.layout import Layout, free_and_total, fsync_dir
+from vigil.storage.schema import events
 from vigil.storage.status import StatusStore
 from vigil.timeutil import US, now_us
 
@@ -25,7 +37,14 @@ log = logging.getLogger(__name__)
 STORAGE_ALARM = "storage"
 BATCH = 50
 DAY_US = 86_400 * US
+RESERVE_BYTES = 4 * 1024 * 1024
+RESERVE_FRACTION = 0.02
+CAMERAS_REFRESH = 3600.0  # seconds; only cameras removed from the configuration need it
 DEFAULT_RETENTION_DAYS = 30.0  # for recordings of cameras no longer in the configuration
+# How late an event may be stored after its start and still find its pre-roll on disk: an
+# events-mode segment outside every event is kept this long beyond pre + post + one segment.
+# Rules that backdate their start (tamper's debounce, a dwell time) must stay within it.
+EVENT_CLAIM_DELAY_S = 120.0
 
 
 def _enough(oldest_first: list[Segment], needed: int) -> list[Segment]:
@@ -38,6 +57,30 @@ def _enough(oldest_first: list[Segment], needed: int) -> list[Segment]:
     return oldest_first
 
 
+class Reserve:
+    """A small file kept while space is plentiful and deleted when the disk is completely full,
+    so the index can still record the storage alarm (a full disk must never hide its alarm)."""
+
+    def __init__(self, path: Path, free_space: Callable[[], tuple[int, int]]) -> None:
+        self.path = path
+        self.free_space = free_space
+
+    def keep(self) -> None:
+        if self.path.exists():
+            return
+        _free, total = self.free_space()
+        with open(self.path, "wb") as file:
+            file.write(b"\0" * min(RESERVE_BYTES, int(total * RESERVE_FRACTION)))
+            os.fsync(file.fileno())
+
+    def release(self) -> bool:
+        if not self.path.exists():
+            return False
+        self.path.unlink()
+        log.warning("storage reserve released to record the storage alarm")
+        return True
+
+
 class Janitor:
     def __init__(
         self,
@@ -45,13 +88,20 @@ class Janitor:
         index: SegmentIndex,
         status: StatusStore,
         free_space: Callable[[], tuple[int, int]] | None = None,
+        record: Mapping[str, CameraRecordSettings] | None = None,
     ) -> None:
+        """`record` overrides each camera's `record` settings (read from its configuration)."""
         self.config = config
+        self.record = dict(record or {})
         self.layout = Layout(config.storage.path)
+        self.snapshots = snapshots_dir(self.layout.root)
         self.index = index
         self.status = status
         self.free_space = free_space or (lambda: free_and_total(self.layout.root))
         self.alarm_raised = False
+        self.reserve = Reserve(self.layout.root / "reserve", self.free_space)
+        self._cameras: set[str] = set()
+        self._cameras_refresh = 0.0
 
     def run_once(self) -> int:
         """One retention pass; returns how many segments it deleted."""
@@ -66,14 +116,76 @@ class Janitor:
     def _expire(self) -> int:
         now = now_us()
         deleted = 0
-        cameras = set(self.index.cameras()) | set(self.config.cameras)
+        cameras = self._recorded_cameras() | set(self.config.cameras)
         for camera in sorted(cameras):
             settings = self.config.cameras.get(camera)
             days = settings.retention_days if settings else DEFAULT_RETENTION_DAYS
-            while batch := self.index.expired(camera, now - int(days * 86_400 * US), BATCH):
-                self.delete(batch, f"older than {days:g} days")
-                deleted += len(batch)
+            record = self.record.get(camera) or getattr(settings, "record", None)
+            if record is None:
+                while batch := self.index.expired(camera, now - int(days * DAY_US), BATCH):
+                    self.delete(batch, f"older than {days:g} days")
+                    deleted += len(batch)
+                self._expire_events(camera, now - int(days * DAY_US))
+            else:
+                deleted += self._expire_around_events(camera, days, record, now)
         return deleted
+
+    def _expire_around_events(
+        self, camera: str, days: float, record: CameraRecordSettings, now: int
+    ) -> int:
+        event_days = record.event_retention_days or days
+        if record.mode == "events":
+            grace_s = record.pre_seconds + record.post_seconds + EVENT_CLAIM_DELAY_S
+            grace_s += self._segment_seconds(camera)
+            before, reason = now - int(grace_s * US), "outside every event window"
+        else:
+            event_days = max(days, event_days)
+            before, reason = now - int(days * DAY_US), f"older than {days:g} days, no event"
+        event_before = now - int(event_days * DAY_US)
+        pre, post = int(record.pre_seconds * US), int(record.post_seconds * US)
+        deleted = 0
+        while batch := self.index.expired_around_events(
+            camera, before, event_before, pre, post, BATCH
+        ):
+            self.delete(batch, f"{reason} (event footage: {event_days:g} days)")
+            deleted += len(batch)
+        self._expire_events(camera, event_before)
+        return deleted
+
+    def _segment_seconds(self, camera: str) -> float:
+        if camera in self.config.cameras:
+            return self.config.segment_seconds(camera)
+        return self.config.record.segment_seconds
+
+    def _expire_events(self, camera: str, ended_before_us: int) -> None:
+        """Events go with their footage: snapshots unlinked and fsynced first, then the rows."""
+        query = select(events.c.id, events.c.snapshot, events.c.clean_snapshot).where(
+            events.c.camera == camera, events.c.end_us < ended_before_us
+        )
+        with self.index.engine.connect() as connection:
+            rows = list(connection.execute(query.limit(BATCH * 10)))
+        if not rows:
+            return
+        folders = set()
+        for row in rows:
+            for relative in (row.snapshot, row.clean_snapshot):
+                if relative:
+                    path = self.snapshots / relative
+                    path.unlink(missing_ok=True)
+                    folders.add(path.parent)
+        for folder in folders:
+            if folder.exists():
+                fsync_dir(folder)
+        with self.index.engine.begin() as connection:
+            connection.execute(delete(events).where(events.c.id.in_([r.id for r in rows])))
+        log.info("retention: deleted events", extra={"camera": camera, "count": len(rows)})
+
+    def _recorded_cameras(self) -> set[str]:
+        """Cameras with recordings, refreshed rarely: listing them scans the whole index."""
+        if time.monotonic() >= self._cameras_refresh:
+            self._cameras = set(self.index.cameras())
+            self._cameras_refresh = time.monotonic() + CAMERAS_REFRESH
+        return self._cameras
 
     def _make_room(self) -> int:
         deleted = 0
@@ -88,6 +200,7 @@ class Janitor:
             self.delete(batch, "free space below storage.min_free")
             deleted += len(batch)
             free, total = self.free_space()
+        self.reserve.keep()
         if self.alarm_raised or deleted:
             self.status.clear_alarm(STORAGE_ALARM, "")
             if self.alarm_raised:
@@ -102,7 +215,13 @@ class Janitor:
         )
         if not self.alarm_raised:
             log.error("storage alarm", extra={"free_bytes": free, "floor_bytes": floor})
-        self.status.raise_alarm(STORAGE_ALARM, "", message)
+        try:
+            self.status.raise_alarm(STORAGE_ALARM, "", message)
+        except SQLAlchemyError:
+            # The disk is so full that the index cannot take the alarm: spend the reserve.
+            if not self.reserve.release():
+                raise
+            self.status.raise_alarm(STORAGE_ALARM, "", message)
         self.alarm_raised = True
 
     def delete(self, batch: list[Segment], reason: str) -> None:

@@ -52,6 +52,9 @@ camera_status = Table(
     Column("bitrate", Float),
     Column("error", Text),
     Column("updated_us", BigInteger, nullable=False),
+    Column("analysis_fps", Float),  # pictures analysed per second, over the last 10 s
+    Column("analysis_dropped", BigInteger),  # packets or pictures analysis had to skip
+    Column("analysis_lag", Float),  # seconds from a picture's time to its analysis
 )
 
 # An active alarm is a row; clearing the alarm deletes it.

@@ -1,0 +1,1 @@
+"""Turning pictures into the few events that matter: motion, detection, tracking, rules."""

@@ -1,0 +1,56 @@
+"""What `vigil events` prints: stored events with their snapshots and their recording."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+
+from vigil.config import VigilConfig
+from vigil.events import snapshots_dir
+from vigil.events.payload import box_list, event_json
+from vigil.events.settings import CameraRecordSettings
+from vigil.events.store import DEFAULT_LIMIT, EventStore, StoredEvent
+from vigil.storage.layout import Layout
+
+
+def record_settings(config: VigilConfig, camera: str) -> CameraRecordSettings:
+    """The camera's `record` settings, or the defaults (also for cameras no longer configured)."""
+    settings = config.cameras.get(camera)
+    return getattr(settings, "record", None) or CameraRecordSettings()
+
+
+def event_report(store: EventStore, layout: Layout, event: StoredEvent, pre_s: float,
+                 post_s: float) -> dict[str, Any]:  # fmt: skip
+    """One event as JSON-ready data; `recording` lists the segment files of
+    [start - pre, end + post], oldest first, which playback of the event needs."""
+    return {
+        **event_json(event.to_event()),
+        "box_normalised": box_list(event.box, digits=4),
+        "frame": list(event.frame_size) if event.frame_size else None,
+        "snapshot": str(event.snapshot) if event.snapshot else None,
+        "clean_snapshot": str(event.clean_snapshot) if event.clean_snapshot else None,
+        "recording": [
+            str(layout.absolute(s.path)) for s in store.segments_for(event, pre_s, post_s)
+        ],
+    }
+
+
+def list_events(
+    config: VigilConfig,
+    engine: Engine,
+    camera: str | None = None,
+    type: str | None = None,
+    since_us: int | None = None,
+    until_us: int | None = None,
+    limit: int | None = DEFAULT_LIMIT,
+) -> list[dict[str, Any]]:
+    """Events overlapping [since, until], newest first, each with its snapshots and recording."""
+    layout = Layout(config.storage.path)
+    store = EventStore(engine, snapshots_dir(layout.root))
+    found = store.find(camera=camera, type=type, since_us=since_us, until_us=until_us, limit=limit)
+    reports = []
+    for event in found:
+        record = record_settings(config, event.camera)
+        reports.append(event_report(store, layout, event, record.pre_seconds, record.post_seconds))
+    return reports

@@ -1,0 +1,210 @@
+"""Events in the index database, with their snapshots, linked to the recordings.
+
+Every write is keyed by the event id (a UUIDv7 made at the edge): a repeated `new` is ignored,
+an `update` or `end` whose `new` was lost still stores the event, so redelivery is harmless.
+The box is kept normalised to 0..1 of the snapshot's frame (what a UI draws with), together with
+the frame's size (so pixels can be recovered); a box given without its frame is not stored, as
+it means nothing without the picture. Snapshot files are written before the row that names
+them, as segments are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, Insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from vigil.analytics.types import Box, Event, EventUpdate
+from vigil.errors import StorageError
+from vigil.events.snapshots import SnapshotPaths, relative_paths, write_snapshots
+from vigil.storage.index import Segment, SegmentIndex
+from vigil.storage.schema import events
+from vigil.timeutil import US, now_us
+
+DEFAULT_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as stored: times in UTC microseconds, box normalised to 0..1 of its frame."""
+
+    id: str
+    camera: str
+    type: str
+    start_us: int
+    end_us: int | None
+    label: str | None
+    zone: str | None
+    score: float | None
+    box: Box | None  # normalised 0..1 of the snapshot's frame
+    frame_size: tuple[int, int] | None  # (width, height) of that frame
+    attributes: dict[str, Any] = field(default_factory=dict)
+    snapshot: Path | None = None  # the JPEG with the box drawn
+    clean_snapshot: Path | None = None
+
+    @property
+    def pixel_box(self) -> Box | None:
+        """The box in pixels of the analysed frame, as the analysis reported it."""
+        if self.box is None or self.frame_size is None:
+            return None
+        width, height = self.frame_size
+        b = self.box
+        return Box(b.x1 * width, b.y1 * height, b.x2 * width, b.y2 * height)
+
+    def to_event(self) -> Event:
+        return Event(
+            id=self.id, camera=self.camera, type=self.type,  # type: ignore[arg-type]
+            start_us=self.start_us, end_us=self.end_us, label=self.label, zone=self.zone,
+            score=self.score, box=self.pixel_box, attributes=dict(self.attributes),
+        )  # fmt: skip
+
+
+def _normalised(box: Box | None, width: int, height: int) -> dict[str, float | None]:
+    if box is None:
+        return dict.fromkeys(("box_x1", "box_y1", "box_x2", "box_y2"))
+
+    def clip(value: float) -> float:
+        return min(1.0, max(0.0, value))
+
+    return {
+        "box_x1": clip(box.x1 / width),
+        "box_y1": clip(box.y1 / height),
+        "box_x2": clip(box.x2 / width),
+        "box_y2": clip(box.y2 / height),
+    }
+
+
+class EventStore:
+    def __init__(self, engine: Engine, snapshots_dir: Path) -> None:
+        self.engine = engine
+        self.snapshots_dir = snapshots_dir
+        self.segments = SegmentIndex(engine)
+
+    def apply(self, update: EventUpdate, frame: np.ndarray | None = None) -> None:
+        """Store a new, updated or ended event; `frame` (BGR or grey) is the moment it shows."""
+        event = update.event
+        stored = self.get(event.id)
+        if stored is None:
+            self._insert(event, frame, ended=update.phase == "end")
+        else:
+            self._merge(stored, event, frame, ended=update.phase == "end")
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(events).where(events.c.id == event_id)).first()
+        return None if row is None else self._stored(row)
+
+    def find(
+        self,
+        camera: str | None = None,
+        type: str | None = None,
+        since_us: int | None = None,
+        until_us: int | None = None,
+        limit: int | None = DEFAULT_LIMIT,
+    ) -> list[StoredEvent]:
+        """Events overlapping [since, until] (open events reach now), newest first."""
+        query = select(events)
+        if camera is not None:
+            query = query.where(events.c.camera == camera)
+        if type is not None:
+            query = query.where(events.c.type == type)
+        if since_us is not None:
+            query = query.where(or_(events.c.end_us.is_(None), events.c.end_us >= since_us))
+        if until_us is not None:
+            query = query.where(events.c.start_us <= until_us)
+        query = query.order_by(events.c.start_us.desc(), events.c.id.desc()).limit(limit)
+        with self.engine.connect() as connection:
+            return [self._stored(row) for row in connection.execute(query)]
+
+    def segments_for(
+        self, event: Event | StoredEvent, pre_s: float, post_s: float
+    ) -> list[Segment]:
+        """The recording of [start - pre, end + post] (an open event reaches now), oldest first."""
+        end_us = event.end_us if event.end_us is not None else now_us()
+        return self.segments.find(
+            event.camera, event.start_us - int(pre_s * US), end_us + int(post_s * US)
+        )
+
+    def _insert(self, event: Event, frame: np.ndarray | None, ended: bool) -> None:
+        values = self._values(event)
+        values["end_us"] = event.end_us if event.end_us is not None or not ended else now_us()
+        values["score"] = event.score
+        values["attributes"] = dict(event.attributes)
+        if frame is not None:
+            values.update(self._snapshot(event, frame, event.label))
+        with self.engine.begin() as connection:
+            connection.execute(self._insert_or_ignore(connection).values(**values))
+
+    def _merge(
+        self, stored: StoredEvent, event: Event, frame: np.ndarray | None, ended: bool
+    ) -> None:
+        values = self._values(event)
+        values["label"] = event.label or stored.label
+        values["zone"] = event.zone or stored.zone
+        values["end_us"] = event.end_us if event.end_us is not None else stored.end_us
+        if ended and values["end_us"] is None:
+            values["end_us"] = now_us()
+        values["attributes"] = {**stored.attributes, **event.attributes}
+        # The snapshot, box and score stay those of the best moment seen.
+        better = event.score is not None and (stored.score is None or event.score > stored.score)
+        if better and (frame is not None or stored.snapshot is None):
+            values["score"] = event.score
+        if frame is not None and (better or stored.snapshot is None):
+            values.update(self._snapshot(event, frame, values["label"]))
+        with self.engine.begin() as connection:
+            connection.execute(update(events).where(events.c.id == event.id).values(**values))
+
+    @staticmethod
+    def _values(event: Event) -> dict[str, Any]:
+        return {
+            "id": event.id,
+            "camera": event.camera,
+            "type": event.type,
+            "label": event.label,
+            "zone": event.zone,
+            "start_us": event.start_us,
+            "updated_us": now_us(),
+        }
+
+    def _snapshot(self, event: Event, frame: np.ndarray, label: str | None) -> dict[str, Any]:
+        height, width = frame.shape[:2]
+        paths: SnapshotPaths = relative_paths(event.camera, event.id, event.start_us)
+        caption = label or event.type
+        if event.score is not None:
+            caption = f"{caption} {event.score:.0%}"
+        write_snapshots(self.snapshots_dir, paths, frame, event.box, caption)
+        values: dict[str, Any] = {
+            "snapshot": paths.boxed,
+            "clean_snapshot": paths.clean,
+            "frame_width": width,
+            "frame_height": height,
+        }
+        values.update(_normalised(event.box, width, height))
+        return values
+
+    def _insert_or_ignore(self, connection: Connection) -> Insert:
+        name = connection.dialect.name
+        if name == "sqlite":
+            return sqlite.insert(events).on_conflict_do_nothing(index_elements=["id"])
+        if name == "postgresql":
+            return postgresql.insert(events).on_conflict_do_nothing(index_elements=["id"])
+        raise StorageError(f"events: database {name!r} is not supported; use SQLite or PostgreSQL")
+
+    def _stored(self, row: Any) -> StoredEvent:
+        r = row._mapping
+        corners = (r["box_x1"], r["box_y1"], r["box_x2"], r["box_y2"])
+        box = Box(*corners) if None not in corners else None
+        size = (r["frame_width"], r["frame_height"]) if r["frame_width"] is not None else None
+        return StoredEvent(
+            id=r["id"], camera=r["camera"], type=r["type"], start_us=r["start_us"],
+            end_us=r["end_us"], label=r["label"], zone=r["zone"], score=r["score"], box=box,
+            frame_size=size, attributes=dict(r["attributes"] or {}),
+            snapshot=self.snapshots_dir / r["snapshot"] if r["snapshot"] else None,
+            clean_snapshot=(
+                self.snapshots_dir / r["clean_snapshot"] if r["clean_snapshot"] else None
+            ),
+        )  # fmt: skip
