@@ -8,11 +8,11 @@ import os
 import sys
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
 
+from support import footage
 from vigil.analytics.motion import MotionDetector
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,25 +22,7 @@ FPS = 5.0
 
 
 def clip(path: Path) -> list[np.ndarray]:
-    """BGR frames at 5 fps, at most 640 wide, as the analysis path hands them over."""
-    if not path.is_file():
-        pytest.fail(f"{path} is missing; set VIGIL_SHARED to the shared assets")
-    frames: list[np.ndarray] = []
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        next_us = 0
-        for frame in container.decode(stream):
-            assert frame.pts is not None
-            ts_us = round(frame.pts * stream.time_base * 1_000_000)
-            if ts_us < next_us:
-                continue
-            next_us = ts_us + round(1e6 / FPS) - 1000
-            picture = frame.to_ndarray(format="bgr24")
-            if picture.shape[1] > 640:
-                height = round(picture.shape[0] * 640 / picture.shape[1])
-                picture = cv2.resize(picture, (640, height), interpolation=cv2.INTER_AREA)
-            frames.append(picture)
-    return frames
+    return [picture for _, picture in footage.clip(path)]
 
 
 def still_scene(count: int, noise: float = 3.0) -> list[np.ndarray]:

@@ -21,7 +21,7 @@ from vigil.config import load_config
 from vigil.storage.database import connect
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import Layout
-from vigil.timeutil import US
+from vigil.timeutil import US, parse_iso
 
 
 def test_records_rtsp_cameras_with_index_and_status(
@@ -106,6 +106,12 @@ def test_camera_unplugged_and_replugged(
     # The outage shows as a gap as long as the camera was away, not papered over.
     assert max(gaps) >= (replugged - unplugged - 0.5) * US
     assert sorted(gaps)[-2] == 0  # and it is the only gap
+    listing = vigil.cli(
+        "events", "-c", str(vigil.config_path), "--type", "camera_offline", "--json"
+    )
+    [outage] = json.loads(listing.stdout)["events"]
+    assert outage["camera"] == "gate" and outage["end"], "the outage is an event, ended on replug"
+    assert parse_iso(outage["start"]) / US <= replugged <= parse_iso(outage["end"]) / US
 
 
 def test_records_into_postgresql_over_udp(

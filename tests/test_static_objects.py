@@ -4,16 +4,15 @@ lighting drift gives nothing."""
 
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
 
+from support import footage
 from vigil.analytics.static_objects import StaticObjectDetector
 from vigil.analytics.types import Box
 
@@ -27,27 +26,8 @@ OWNERS_GONE_S = 490 / 29.97
 Frames = list[tuple[int, np.ndarray]]
 
 
-@functools.cache
 def clip(path: Path) -> Frames:
-    """(µs from the clip's start, BGR) at 5 fps, at most 640 wide, as the analysis path has."""
-    if not path.is_file():
-        pytest.fail(f"{path} is missing; set VIGIL_SHARED to the shared assets")
-    frames: Frames = []
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        next_us = 0
-        for frame in container.decode(stream):
-            assert frame.pts is not None
-            ts_us = round(frame.pts * stream.time_base * 1_000_000)
-            if ts_us < next_us:
-                continue
-            next_us = ts_us + round(1e6 / FPS) - 1000
-            picture = frame.to_ndarray(format="bgr24")
-            if picture.shape[1] > 640:
-                height = round(picture.shape[0] * 640 / picture.shape[1])
-                picture = cv2.resize(picture, (640, height), interpolation=cv2.INTER_AREA)
-            frames.append((ts_us, picture))
-    return frames
+    return footage.clip(path)
 
 
 @dataclass

@@ -3,16 +3,15 @@ switching and shake are not. Defocus and a turned camera are made from real clip
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
 
+from support import footage
 from vigil.analytics.tamper import TamperDetector
 from vigil.analytics.types import EventUpdate
 
@@ -24,29 +23,8 @@ FPS = 5.0
 Frames = list[tuple[int, np.ndarray]]
 
 
-@functools.cache
 def clip(path: Path, seconds: float | None = None) -> Frames:
-    """(UTC µs, BGR) at 5 fps, at most 640 wide: what the analysis path hands over."""
-    if not path.is_file():
-        pytest.fail(f"{path} is missing; set VIGIL_SHARED to the shared assets")
-    frames: Frames = []
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        next_us = 0
-        for frame in container.decode(stream):
-            assert frame.pts is not None
-            ts_us = round(frame.pts * stream.time_base * 1_000_000)
-            if seconds is not None and ts_us > seconds * 1e6:
-                break
-            if ts_us < next_us:
-                continue
-            next_us = ts_us + round(1e6 / FPS) - 1000
-            picture = frame.to_ndarray(format="bgr24")
-            if picture.shape[1] > 640:
-                height = round(picture.shape[0] * 640 / picture.shape[1])
-                picture = cv2.resize(picture, (640, height), interpolation=cv2.INTER_AREA)
-            frames.append((EPOCH_US + ts_us, picture))
-    return frames
+    return footage.clip(path, seconds, EPOCH_US)
 
 
 def run(frames: Frames, camera: str = "test") -> list[EventUpdate]:

@@ -21,6 +21,7 @@ import av
 import numpy as np
 
 from vigil.analytics.detection.base import Detector
+from vigil.analytics.picture import analysis_picture
 from vigil.analytics.pipeline import AnalysisPipeline
 from vigil.analytics.settings import CameraAnalytics
 from vigil.errors import SourceError
@@ -32,15 +33,8 @@ from vigil.timeutil import US, now_us
 
 log = logging.getLogger(__name__)
 
-MAX_WIDTH = 640  # analysed pictures are scaled down to this width: enough for detection
 QUEUE_SECONDS = 2.0  # of packets waiting for analysis before they are dropped
 MICROSECONDS = Fraction(1, US)
-
-
-def analysis_size(width: int, height: int) -> tuple[int, int]:
-    if width <= MAX_WIDTH:
-        return width, height
-    return MAX_WIDTH, max(2, round(height * MAX_WIDTH / width / 2) * 2)
 
 
 class LiveAnalysis:
@@ -192,9 +186,7 @@ class LiveAnalysis:
             if ts_us < self._next_due:
                 continue
             self._next_due = max(self._next_due + self.period_us, ts_us - self.period_us)
-            width, height = analysis_size(frame.width, frame.height)
-            picture = frame.to_ndarray(format="bgr24", width=width, height=height)
-            self._analyse(ts_us, picture)
+            self._analyse(ts_us, analysis_picture(frame))
 
     def _analyse(self, ts_us: int, picture: np.ndarray) -> None:
         height, width = picture.shape[:2]

@@ -12,7 +12,7 @@ from typing import Any
 import av
 
 from vigil.analytics.detection.base import Detector
-from vigil.analytics.live import analysis_size
+from vigil.analytics.picture import analysis_picture
 from vigil.analytics.pipeline import AnalysisPipeline
 from vigil.analytics.settings import CameraAnalytics
 from vigil.analytics.types import Event
@@ -70,8 +70,8 @@ def analyze_video(
             if ts_us < next_due:
                 continue
             next_due = max(next_due + period_us, ts_us - period_us)
-            size = analysis_size(frame.width, frame.height)
-            picture = frame.to_ndarray(format="bgr24", width=size[0], height=size[1])
+            picture = analysis_picture(frame)
+            size = (picture.shape[1], picture.shape[0])
             if pipeline is None or (pipeline.width, pipeline.height) != size:
                 pipeline = AnalysisPipeline(camera, settings, detector, *size)
             for update in pipeline.process(ts_us, picture):

@@ -1,30 +1,60 @@
-"""Camera offline / back online as events, and the camera's state on MQTT."""
+"""Camera offline / back online as events, and every camera's state on MQTT.
+
+Kept by the supervisor, which sees every camera's state, including a camera whose process
+has died. The event store and MQTT client are created at the first change of state.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
 from vigil.analytics.ids import uuid7
 from vigil.analytics.types import Event, EventUpdate
-from vigil.events.sink import EventSink
+from vigil.config import VigilConfig
 from vigil.timeutil import now_us
+
+if TYPE_CHECKING:
+    from vigil.events.sink import EventSink
 
 DOWN = ("offline", "error")
 
 
 class Availability:
-    def __init__(self, camera: str, sink: EventSink) -> None:
-        self.camera = camera
-        self.sink = sink
-        self._open: Event | None = None
+    def __init__(self, config: VigilConfig, engine: Engine) -> None:
+        self.config = config
+        self.engine = engine
+        self._sink: EventSink | None = None
+        self._open: dict[str, Event] = {}
 
-    def on_state(self, state: str, error: str | None) -> None:
-        self.sink.status(self.camera, {"state": state, "error": error})
-        if state in DOWN and self._open is None:
-            self._open = Event(
-                id=uuid7(), camera=self.camera, type="camera_offline", start_us=now_us(),
+    @property
+    def sink(self) -> EventSink:
+        if self._sink is None:
+            from vigil.events.sink import EventSink
+
+            self._sink = EventSink(self.config, self.engine, "vigil-supervisor")
+        return self._sink
+
+    def on_state(self, camera: str, state: str, error: str | None) -> None:
+        self.sink.status(camera, {"state": state, "error": error})
+        if state in DOWN and camera not in self._open:
+            event = Event(
+                id=uuid7(), camera=camera, type="camera_offline", start_us=now_us(),
                 attributes={"reason": error or state},
             )  # fmt: skip
-            self.sink.emit(EventUpdate("new", self._open))
-        elif state == "online" and self._open is not None:
-            self._open.end_us = now_us()
-            self.sink.emit(EventUpdate("end", self._open))
-            self._open = None
+            self._open[camera] = event
+            self.sink.emit(EventUpdate("new", event))
+        elif state == "online" and camera in self._open:
+            event = self._open.pop(camera)
+            event.end_us = now_us()
+            self.sink.emit(EventUpdate("end", event))
+
+    def close(self) -> None:
+        """Vigil stops watching: an outage still open ends now."""
+        for camera in list(self._open):
+            event = self._open.pop(camera)
+            event.end_us = now_us()
+            self.sink.emit(EventUpdate("end", event))
+        if self._sink is not None:
+            self._sink.close()

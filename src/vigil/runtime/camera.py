@@ -37,7 +37,6 @@ from vigil.timeutil import US, now_us
 
 if TYPE_CHECKING:
     from vigil.analytics.live import LiveAnalysis
-    from vigil.events.availability import Availability
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,6 @@ class CameraWorker:
         self.report: dict[str, Any] = {"state": "starting", "since_us": now_us()}
         self._out_lock = threading.Lock()
         self.analysis: LiveAnalysis | None = None
-        self.availability: Availability | None = None
 
     def set_state(self, state: str, error: str | None = None) -> None:
         if state != self.report["state"] or error != self.report.get("error"):
@@ -76,8 +74,6 @@ class CameraWorker:
                 self.report["since_us"] = now_us()
             self.report.update(state=state, error=error)
             self.emit()
-            if self.availability is not None and state != "stopped":
-                self.availability.on_state(state, error)
 
     def emit(self) -> None:
         fps, bitrate = self.stats.fps_and_bitrate()
@@ -149,17 +145,13 @@ class CameraWorker:
             self.analysis.stop()
 
     def _start_analysis(self, engine: Engine) -> None:
-        """Events, analysis and MQTT, for the cameras that use them (they cost memory)."""
+        """Analysis, for the cameras that use it (its libraries cost memory)."""
         analytics = self.camera.analytics()
-        if analytics is None and self.config.mqtt is None:
+        if analytics is None:
             return
-        from vigil.events.availability import Availability
         from vigil.events.sink import EventSink
 
         sink = EventSink(self.config, engine, f"vigil-{self.name}")
-        self.availability = Availability(self.name, sink)
-        if analytics is None:
-            return
         from vigil.analytics.detection.service import DetectorClient
         from vigil.analytics.live import LiveAnalysis
         from vigil.runtime.service import detector_address

@@ -22,6 +22,7 @@ from typing import IO, Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.config import VigilConfig
+from vigil.events.availability import Availability
 from vigil.media.source import OPEN_TIMEOUT
 from vigil.runtime.backoff import Backoff
 from vigil.runtime.service import ServiceProcess, detector_command
@@ -76,6 +77,7 @@ class Supervisor:
         self.status = StatusStore(self.engine)
         self.layout = Layout(config.storage.path)
         self.janitor = Janitor(config, self.index, self.status)
+        self.availability = Availability(config, self.engine)
         self.cameras = {
             name: CameraProcess(name) for name, cam in config.cameras.items() if cam.enabled
         }
@@ -141,6 +143,7 @@ class Supervisor:
             camera.report.update(state="stopped", since_us=now_us())
         if self.detector is not None:
             self.detector.stop(STOP_GRACE)
+        self.availability.close()
         self._publish()
         log.info("vigil stopped")
 
@@ -171,11 +174,26 @@ class Supervisor:
         *lines, camera.buffer = camera.buffer.split(b"\n")
         for line in lines:
             try:
-                camera.report.update(json.loads(line))
+                report = json.loads(line)
             except json.JSONDecodeError:
                 log.warning("unreadable report from camera process", extra={"camera": camera.name})
                 continue
+            self._set(camera, report)
             camera.last_report = time.monotonic()
+
+    def _set(self, camera: CameraProcess, report: dict[str, Any]) -> None:
+        """Take a camera's new report; a change of state becomes an event and an MQTT status."""
+        before = (camera.report.get("state"), camera.report.get("error"))
+        camera.report.update(report)
+        after = (camera.report.get("state"), camera.report.get("error"))
+        if after != before and after[0] not in ("stopped", "starting", None):
+            try:
+                self.availability.on_state(camera.name, *after)
+            except Exception as exc:
+                log.error(
+                    "cannot record a camera state change",
+                    extra={"camera": camera.name, "error": str(exc)},
+                )
 
     def _drain(self, camera: CameraProcess) -> None:
         if camera.process is not None and camera.process.stdout is not None:
@@ -199,9 +217,8 @@ class Supervisor:
             "camera process exited",
             extra={"camera": camera.name, "code": code, "restart_in_s": round(delay, 1)},
         )
-        if camera.report.get("state") != "error":
-            camera.report["since_us"] = now_us()
-        camera.report.update(state="error", error=error)
+        since = now_us() if camera.report.get("state") != "error" else camera.report["since_us"]
+        self._set(camera, {"state": "error", "error": error, "since_us": since})
 
     def _watch(self, now: float) -> None:
         for camera in self.cameras.values():

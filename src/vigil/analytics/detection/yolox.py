@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vigil.analytics.coco import COCO_CLASSES
 from vigil.analytics.detection.base import (
-    COCO_CLASSES,
     OnnxDetector,
     Prepared,
     best_class,
