@@ -33,6 +33,8 @@ import av
 import cv2
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.mot17 import frames_with_truth, match
 from vigil.analytics.detection.base import Detector
 from vigil.analytics.detection.factory import load_detector
 from vigil.analytics.detection.settings import DetectorSettings
@@ -40,7 +42,7 @@ from vigil.analytics.offline import analyze_video, default_analytics
 from vigil.analytics.picture import analysis_picture
 from vigil.analytics.pipeline import AnalysisPipeline
 from vigil.analytics.settings import CameraAnalytics
-from vigil.analytics.types import Box, Detection, Event
+from vigil.analytics.types import Box, Event
 from vigil.timeutil import US
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,8 +63,6 @@ PEOPLE_SETTINGS = {
         "floor": {"polygon": [[0, 0], [1, 0], [1, 1], [0, 1]], "intrusion": {"objects": ["person"]}}
     },
 }
-# MOT17 gt: class 1 is a pedestrian; people less than half visible are neither hits nor misses.
-PEDESTRIAN, VISIBLE = 1, 0.5
 # The bar tests/test_detection.py holds YOLOX to on MOT17-mini (1080p letterboxed to 416).
 MIN_PRECISION, MIN_RECALL = 0.7, 0.35
 
@@ -281,46 +281,19 @@ def people_clip(detector: Detector, figures: dict[str, Any], path: Path) -> list
     ]  # fmt: skip
 
 
-def match(found: list[Detection], wanted: list[Box], ignored: list[Box]) -> tuple[int, int]:
-    """(true, false) positives at IoU 0.5, greedy by score; hits on ignored boxes count neither.
-
-    The same matching as tests/test_detection.py (tests are not an importable package).
-    """
-    used: set[int] = set()
-    true = false = 0
-    for det in sorted(found, key=lambda d: -d.score):
-        free = [(det.box.iou(box), i) for i, box in enumerate(wanted) if i not in used]
-        iou, best = max(free, default=(0.0, -1))
-        if iou >= 0.5:
-            used.add(best)
-            true += 1
-        elif not any(det.box.iou(box) >= 0.5 for box in ignored):
-            false += 1
-    return true, false
-
-
 def mot17(detector: Detector, figures: dict[str, Any]) -> list[Check]:
     min_score = CameraAnalytics().analysis.min_score
     operating = getattr(detector, "score", None)
     points = {f"detector score {operating}": 0.0, f"track min_score {min_score}": min_score}
     counts = {name: [0, 0] for name in points}  # true, false
     total = 0
-    for sequence in sorted((REAL / "MOT17-mini").glob("MOT17-*")):
-        gt = np.loadtxt(sequence / "gt" / "gt.txt", delimiter=",", ndmin=2)
-        for image in sorted((sequence / "img1").glob("*.jpg")):
-            rows = gt[gt[:, 0] == int(image.stem)]
-            boxes = [Box(r[2], r[3], r[2] + r[4], r[3] + r[5]) for r in rows]
-            # MOT's rule: only active, mostly visible pedestrians count; static people,
-            # reflections, people on vehicles and hidden pedestrians are neither hits nor misses.
-            counted = (rows[:, 7] == PEDESTRIAN) & (rows[:, 6] == 1) & (rows[:, 8] >= VISIBLE)
-            wanted = [b for b, c in zip(boxes, counted, strict=True) if c]
-            ignored = [b for b, c in zip(boxes, counted, strict=True) if not c]
-            (found,) = detector.detect([cv2.imread(str(image))], ["person"])
-            total += len(wanted)
-            for name, floor in points.items():
-                t, f = match([d for d in found if d.score >= floor], wanted, ignored)
-                counts[name][0] += t
-                counts[name][1] += f
+    for image, wanted, ignored in frames_with_truth(REAL / "MOT17-mini"):
+        (found,) = detector.detect([cv2.imread(str(image))], ["person"])
+        total += len(wanted)
+        for name, floor in points.items():
+            t, f = match([d for d in found if d.score >= floor], wanted, ignored)
+            counts[name][0] += t
+            counts[name][1] += f
     checks = []
     figures["MOT17-mini"] = {}
     for name, (true, false) in counts.items():

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from support.mot17 import frames_with_truth, match
 from vigil.analytics.detection.base import Prepared, letterbox
 from vigil.analytics.detection.factory import adapter_of, load_detector
 from vigil.analytics.detection.hog import HogPeopleDetector
@@ -37,7 +38,6 @@ MODEL = SHARED / "models" / "yolox_nano.onnx"
 MOT17 = SHARED / "data" / "real" / "MOT17-mini"
 VTEST = SHARED / "data" / "vtest.avi"
 INDOOR = SHARED / "data" / "real" / "indoor_people.mp4"
-PEDESTRIAN, VISIBLE = 1, 0.5  # MOT17 gt: class 1 = pedestrian; visibility that must be found
 
 
 def frames(path: Path, indices: list[int]) -> list[np.ndarray]:
@@ -60,38 +60,12 @@ def yolox() -> YoloxDetector:
     return detector
 
 
-def match(found: list[Detection], wanted: list[Box], ignored: list[Box]) -> tuple[int, int]:
-    """(true, false) positives at IoU 0.5, greedy by score; hits on ignored boxes count neither."""
-    used: set[int] = set()
-    true = false = 0
-    for det in sorted(found, key=lambda d: -d.score):
-        free = [(det.box.iou(box), i) for i, box in enumerate(wanted) if i not in used]
-        iou, best = max(free, default=(0.0, -1))
-        if iou >= 0.5:
-            used.add(best)
-            true += 1
-        elif not any(det.box.iou(box) >= 0.5 for box in ignored):
-            false += 1
-    return true, false
-
-
 def test_yolox_person_precision_and_recall_on_mot17(yolox: YoloxDetector) -> None:
     true = false = total = 0
-    for sequence in sorted(MOT17.glob("MOT17-*")):
-        gt = np.loadtxt(sequence / "gt" / "gt.txt", delimiter=",", ndmin=2)
-        images = sorted((sequence / "img1").glob("*.jpg"))
-        assert images, f"{sequence}: no frames"
-        for image in images:
-            rows = gt[gt[:, 0] == int(image.stem)]
-            boxes = [Box(r[2], r[3], r[2] + r[4], r[3] + r[5]) for r in rows]
-            # MOT's own rule: only active pedestrians count; static people, reflections,
-            # people on vehicles and mostly hidden pedestrians are neither hits nor misses.
-            counted = (rows[:, 7] == PEDESTRIAN) & (rows[:, 6] == 1) & (rows[:, 8] >= VISIBLE)
-            wanted = [b for b, c in zip(boxes, counted, strict=True) if c]
-            ignored = [b for b, c in zip(boxes, counted, strict=True) if not c]
-            (found,) = yolox.detect([cv2.imread(str(image))], classes=["person"])
-            t, f = match(found, wanted, ignored)
-            true, false, total = true + t, false + f, total + len(wanted)
+    for image, wanted, ignored in frames_with_truth(MOT17):
+        (found,) = yolox.detect([cv2.imread(str(image))], classes=["person"])
+        t, f = match(found, wanted, ignored)
+        true, false, total = true + t, false + f, total + len(wanted)
     precision, recall = true / max(1, true + false), true / max(1, total)
     print(f"MOT17-mini persons at score {yolox.score}: precision {precision:.3f}, "
           f"recall {recall:.3f} ({true} of {total}, {false} false)")  # fmt: skip

@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 # Objects the rules need whatever the camera lists: people (who is near a bag) and bags.
 ALWAYS = ("person",)
+# Motion mostly inside a tracked object's expected box is that object moving, which the
+# tracker follows; such objects are detected again at most this often (about 2.5 per second).
+EXPLAINED = 0.7
+RECHECK_US = 400_000
 
 
 @dataclass
@@ -60,6 +64,7 @@ class AnalysisPipeline:
         self.rules = RuleEngine(camera, settings, width, height)
         self.classes = sorted(set(settings.analysis.objects) | set(ALWAYS))
         self.stats = PipelineStats()
+        self._last_detection_us = 0
 
     def process(self, ts_us: int, picture: np.ndarray) -> list[EventUpdate]:
         """Analyse one BGR picture of width x height taken at ts_us (UTC microseconds)."""
@@ -71,7 +76,10 @@ class AnalysisPipeline:
         motion = self.motion.update(picture)
         if motion.boxes:
             self.stats.motion_frames += 1
-        regions = detection_regions(motion.boxes + self.tracker.predict_boxes(ts_us), *self.size)
+        expected = self.tracker.predict_boxes(ts_us)
+        regions = []
+        if self._detection_due(ts_us, motion.boxes, expected):
+            regions = detection_regions(motion.boxes + expected, *self.size)
         try:
             detections = self._detect(picture, regions) if regions else []
         except DetectionError as exc:
@@ -83,6 +91,19 @@ class AnalysisPipeline:
             return updates
         tracks = self.tracker.update(ts_us, detections, regions)
         return updates + self.rules.update(ts_us, tracks, static)
+
+    def _detection_due(self, ts_us: int, motion: list[Box], expected: list[Box]) -> bool:
+        """Detect when something moves where no tracked object explains it; objects already
+        tracked are carried by the tracker between checks, re-detected every RECHECK_US."""
+        if not motion and not expected:
+            return False
+        unexplained = any(
+            all(_inside(box, place) < EXPLAINED for place in expected) for box in motion
+        )
+        if unexplained or ts_us - self._last_detection_us >= RECHECK_US:
+            self._last_detection_us = ts_us
+            return True
+        return False
 
     def close(self, ts_us: int) -> list[EventUpdate]:
         """End every open event: the analysis stops (end of a file, shutdown)."""
@@ -106,6 +127,15 @@ class AnalysisPipeline:
             for d in in_crop
         ]  # fmt: skip
         return _without_duplicates(detections)
+
+
+def _inside(box: Box, place: Box) -> float:
+    """The share of box's area that lies inside place."""
+    width = min(box.x2, place.x2) - max(box.x1, place.x1)
+    height = min(box.y2, place.y2) - max(box.y1, place.y1)
+    if width <= 0 or height <= 0 or box.area == 0:
+        return 0.0
+    return width * height / box.area
 
 
 def _without_duplicates(detections: list[Detection]) -> list[Detection]:
