@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 
-from vigil.analytics.detection.factory import DEFAULT_STORAGE
 from vigil.analytics.detection.models import ModelError, check, list_models, models_dirs, pull
-from vigil.config import load_config
+from vigil.config import StorageConfig, load_config
 from vigil.errors import ConfigError
 
 models_app = typer.Typer(no_args_is_help=True, help="List, verify and download detection models.")
@@ -29,7 +28,7 @@ DirOption = Annotated[
 def _directory(config: Path | None, directory: Path | None) -> Path:
     if directory is not None:
         return directory
-    storage = DEFAULT_STORAGE
+    storage = StorageConfig().path
     if config is not None:
         try:
             storage = load_config(config).storage.path
