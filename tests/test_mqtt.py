@@ -117,14 +117,26 @@ def test_broker_outage_never_blocks_and_later_messages_arrive(
         assert not publishing.is_alive(), "publishing blocked while the broker was down"
 
         broker.start()
-        received = [listener.json("vigil/events", timeout=60) for _ in during]
-        assert [(m["type"], m["after"]["id"]) for m in received] == [
-            (u.phase, u.event.id) for u in during
-        ]
+        expected = [(u.phase, u.event.id) for u in during]
+        # QoS 1 is at-least-once: a message in flight at the outage may arrive again, so
+        # consumers de-duplicate by (type, id), as the hub does; the order must hold.
+        received: list[tuple[str, str]] = []
+        for _ in range(len(expected) + 5):
+            message = listener.json("vigil/events", timeout=60)
+            key = (message["type"], message["after"]["id"])
+            if key not in received and key != ("new", first.id):
+                received.append(key)
+            if len(received) == len(expected):
+                break
+        assert received == expected
         assert publisher.dropped == 0
         later = intrusion()
         publisher.publish_event(EventUpdate("new", later))
-        assert listener.json("vigil/events")["after"]["id"] == later.id
+        for _ in range(5):  # past any late repeat of the messages above
+            if listener.json("vigil/events")["after"]["id"] == later.id:
+                break
+        else:
+            raise AssertionError("the message sent after the outage never arrived")
 
 
 def test_full_queue_drops_and_counts_while_the_broker_is_away(
