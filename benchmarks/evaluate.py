@@ -38,7 +38,7 @@ from support.mot17 import frames_with_truth, match
 from vigil.analytics.detection.base import Detector
 from vigil.analytics.detection.factory import load_detector
 from vigil.analytics.detection.settings import DetectorSettings
-from vigil.analytics.offline import analyze_video, default_analytics
+from vigil.analytics.offline import analyze_video, default_analytics, sampled_pictures
 from vigil.analytics.picture import analysis_picture
 from vigil.analytics.pipeline import AnalysisPipeline
 from vigil.analytics.settings import CameraAnalytics
@@ -97,16 +97,7 @@ def pictures(path: Path, fps: float) -> Iterator[tuple[int, np.ndarray]]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        period_us = int(US / fps)
-        next_due = 0
-        for frame in container.decode(stream):
-            if frame.time is None:
-                continue
-            ts_us = int(frame.time * US)
-            if ts_us < next_due:
-                continue
-            next_due = max(next_due + period_us, ts_us - period_us)
-            yield ts_us, analysis_picture(frame)
+        yield from sampled_pictures(container.decode(stream), fps)
 
 
 def final_picture(path: Path) -> tuple[int, np.ndarray]:

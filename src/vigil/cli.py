@@ -43,6 +43,20 @@ def _fail(exc: VigilError) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _known_camera(config: VigilConfig, camera: str | None, path: Path) -> str:
+    if camera not in config.cameras:
+        known = ", ".join(sorted(config.cameras)) or "none"
+        raise _fail(VigilError(f"camera {camera!r} is not in {path}; known cameras: {known}"))
+    return camera
+
+
+def _time_range(since: str | None, until: str | None) -> tuple[int | None, int | None]:
+    try:
+        return (parse_iso(since) if since else None, parse_iso(until) if until else None)
+    except ValueError as exc:
+        raise _fail(VigilError(f"--since/--until: {exc}")) from None
+
+
 @app.command()
 def run(
     config: Annotated[
@@ -164,14 +178,8 @@ def recordings(
 ) -> None:
     """The segments of one camera overlapping [since, until], oldest first."""
     loaded = _load(config)
-    if camera not in loaded.cameras:
-        known = ", ".join(sorted(loaded.cameras)) or "none"
-        raise _fail(VigilError(f"camera {camera!r} is not in {config}; known cameras: {known}"))
-    try:
-        since_us = parse_iso(since) if since else None
-        until_us = parse_iso(until) if until else None
-    except ValueError as exc:
-        raise _fail(VigilError(f"--since/--until: {exc}")) from None
+    _known_camera(loaded, camera, config)
+    since_us, until_us = _time_range(since, until)
     layout = Layout(loaded.storage.path)
     segments = SegmentIndex(_open(loaded)).find(camera, since_us, until_us)
     rows = [
@@ -212,17 +220,12 @@ def events(
     from vigil.events.query import list_events
 
     loaded = _load(config)
-    if camera is not None and camera not in loaded.cameras:
-        known = ", ".join(sorted(loaded.cameras)) or "none"
-        raise _fail(VigilError(f"camera {camera!r} is not in {config}; known cameras: {known}"))
+    if camera is not None:
+        _known_camera(loaded, camera, config)
     types = get_args(EventType)
     if event_type is not None and event_type not in types:
         raise _fail(VigilError(f"--type {event_type!r} is unknown; use one of {', '.join(types)}"))
-    try:
-        since_us = parse_iso(since) if since else None
-        until_us = parse_iso(until) if until else None
-    except ValueError as exc:
-        raise _fail(VigilError(f"--since/--until: {exc}")) from None
+    since_us, until_us = _time_range(since, until)
     found = list_events(loaded, _open(loaded), camera, event_type, since_us, until_us, limit)
     if as_json:
         typer.echo(json.dumps({"events": found}, indent=2))
@@ -255,10 +258,9 @@ def analyze(
         settings, detector_settings, storage = default_analytics(), DetectorSettings(), None
     else:
         loaded = _load(config)
-        if camera not in loaded.cameras:
-            known = ", ".join(sorted(loaded.cameras)) or "none"
-            raise _fail(VigilError(f"--camera {camera!r} is not in {config}; known: {known}"))
-        settings = loaded.cameras[camera].analytics() or default_analytics()
+        settings = (
+            loaded.cameras[_known_camera(loaded, camera, config)].analytics() or default_analytics()
+        )
         detector_settings, storage = loaded.detector, loaded.storage.path
     try:
         detector = load_detector(detector_settings, *([storage] if storage else []))

@@ -6,10 +6,12 @@ from the start of the video.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 
 from vigil.analytics.detection.base import Detector
 from vigil.analytics.picture import analysis_picture
@@ -44,6 +46,22 @@ def _describe(event: Event, width: int, height: int) -> dict[str, Any]:
     }
 
 
+def sampled_pictures(
+    frames: Iterator[av.VideoFrame], fps: float
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(µs from the start, analysis picture) for the frames due at `fps`, as the camera does."""
+    period_us = int(US / fps)
+    next_due = 0
+    for frame in frames:
+        if frame.time is None:
+            continue
+        ts_us = int(frame.time * US)
+        if ts_us < next_due:
+            continue
+        next_due = max(next_due + period_us, ts_us - period_us)
+        yield ts_us, analysis_picture(frame)
+
+
 def analyze_video(
     path: Path, settings: CameraAnalytics, detector: Detector, camera: str = "video"
 ) -> dict[str, Any]:
@@ -58,19 +76,10 @@ def analyze_video(
         stream.thread_type = "AUTO"
         if settings.analysis.keyframes_only:
             stream.codec_context.skip_frame = "NONKEY"
-        period_us = int(US / settings.analysis.fps)
-        next_due = 0
         pipeline: AnalysisPipeline | None = None
         events: dict[str, Event] = {}
         size = (0, 0)
-        for frame in container.decode(stream):
-            if frame.time is None:
-                continue
-            ts_us = int(frame.time * US)
-            if ts_us < next_due:
-                continue
-            next_due = max(next_due + period_us, ts_us - period_us)
-            picture = analysis_picture(frame)
+        for ts_us, picture in sampled_pictures(container.decode(stream), settings.analysis.fps):
             size = (picture.shape[1], picture.shape[0])
             if pipeline is None or (pipeline.width, pipeline.height) != size:
                 pipeline = AnalysisPipeline(camera, settings, detector, *size)
