@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from support.media import h264_clip
 from support.segments import write_segment
@@ -16,6 +16,7 @@ from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import Layout
 from vigil.storage.reconcile import Reconciler
 from vigil.storage.retention import STORAGE_ALARM, Janitor
+from vigil.storage.schema import segments
 from vigil.storage.status import StatusStore
 from vigil.timeutil import US, now_us
 
@@ -47,6 +48,48 @@ def test_index_finds_segments_by_camera_and_time(
     totals = index.totals()
     assert totals["gate"].segments == 3 and totals["yard"].segments == 1
     assert index.last_end("gate") == index.find("gate")[-1].end_us
+
+
+def _recount(engine: Engine) -> dict[str, tuple[int, int]]:
+    query = (
+        select(segments.c.camera, func.count(), func.sum(segments.c.bytes))
+        .where(segments.c.state == "ok")
+        .group_by(segments.c.camera)
+    )
+    with engine.connect() as connection:
+        return {camera: (n, size) for camera, n, size in connection.execute(query)}
+
+
+def test_running_totals_equal_a_recount_through_every_change(engine: Engine) -> None:
+    index = SegmentIndex(engine)
+    base = now_us() - 600 * US
+    ids = [
+        index.add(
+            camera,
+            base + n * 2 * US,
+            base + (n + 1) * 2 * US,
+            f"{camera}/{n}.ts",
+            1000 + n,
+            "0" * 64,
+        )
+        for camera in ("gate", "yard")
+        for n in range(6)
+    ]
+    steps = [
+        lambda: index.set_state(ids[:2], "missing"),
+        lambda: index.set_state(ids[:1], "ok"),
+        lambda: index.set_state(ids[1:4], "deleting"),  # one already not ok
+        lambda: index.remove(ids[1:4]),
+        lambda: index.remove(ids[6:12]),  # every yard segment
+        lambda: index.set_state(ids[4:5], "deleting"),
+        lambda: index.set_state(ids[4:5], "deleting"),  # twice: no double count
+    ]
+    for step in steps:
+        step()
+        totals = index.totals()
+        assert {c: (t.segments, t.bytes) for c, t in totals.items()} == _recount(engine)
+    gate = index.totals()["gate"]
+    assert gate.oldest_us == base and gate.newest_us == base + 12 * US
 
 
 def test_orphan_file_is_cut_back_and_indexed(engine: Engine, layout: Layout, clip: Path) -> None:

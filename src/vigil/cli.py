@@ -5,29 +5,33 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, get_args
 
 import typer
+from sqlalchemy import Engine
 
+from vigil.accounts.cli import user_app
 from vigil.analytics.detection.cli import models_app
 from vigil.analytics.detection.settings import DetectorSettings
+from vigil.audit.cli import audit_app
 from vigil.config import VigilConfig, load_config
 from vigil.errors import ConfigError, VigilError
 from vigil.logs import setup_logging
 from vigil.storage.database import connect, migrate
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import Layout
-from vigil.storage.status import StatusStore
-from vigil.timeutil import now_us, parse_iso, to_iso
+from vigil.storage.report import status_report
+from vigil.timeutil import parse_iso, to_iso
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 config_app = typer.Typer(no_args_is_help=True, help="Check a configuration file.")
 app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The YAML configuration.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-STALE_AFTER_US = 15_000_000  # a status older than this means Vigil is not running
 
 
 def _load(path: Path) -> VigilConfig:
@@ -92,50 +96,10 @@ def config_check(file: Annotated[Path, typer.Argument(help="The YAML configurati
     typer.echo(f"{file}: ok ({len(loaded.cameras)} camera(s))")
 
 
-def _open(config: VigilConfig):  # type: ignore[no-untyped-def]
+def _open(config: VigilConfig) -> Engine:
     engine = connect(config.database_url())
     migrate(engine)
     return engine
-
-
-def _status(config: VigilConfig) -> dict[str, Any]:
-    engine = _open(config)
-    totals = SegmentIndex(engine).totals()
-    status = StatusStore(engine)
-    live = status.cameras()
-    now = now_us()
-    cameras: dict[str, Any] = {}
-    for name in config.cameras:
-        row = live.get(name, {})
-        total = totals.get(name)
-        stale = not row or now - row["updated_us"] > STALE_AFTER_US
-        cameras[name] = {
-            "state": "stopped" if stale and row.get("state") != "disabled" else row["state"],
-            "since": to_iso(row.get("since_us")),
-            "last_packet": to_iso(row.get("last_packet_us")),
-            "codec": row.get("codec"),
-            "width": row.get("width"),
-            "height": row.get("height"),
-            "fps": None if stale else row.get("fps"),
-            "bitrate": None if stale else row.get("bitrate"),
-            "error": row.get("error"),
-            "analysis": None
-            if row.get("analysis_fps") is None
-            else {
-                "fps": None if stale else row["analysis_fps"],
-                "dropped": row.get("analysis_dropped"),
-                "lag": None if stale else row.get("analysis_lag"),
-            },
-            "segments": total.segments if total else 0,
-            "bytes": total.bytes if total else 0,
-            "oldest": to_iso(total.oldest_us) if total else None,
-            "newest": to_iso(total.newest_us) if total else None,
-        }
-    alarms = [
-        {"kind": a.kind, "subject": a.subject, "message": a.message, "since": to_iso(a.raised_us)}
-        for a in status.alarms()
-    ]
-    return {"generated": to_iso(now), "cameras": cameras, "alarms": alarms}
 
 
 @app.command()
@@ -145,7 +109,7 @@ def status(config: ConfigOption, as_json: JsonOption = False) -> None:
     if not Layout(loaded.storage.path).root.exists() and loaded.database.url is None:
         raise _fail(VigilError(f"{loaded.storage.path}: no recordings yet; start `vigil run`"))
     try:
-        report = _status(loaded)
+        report = status_report(loaded, _open(loaded))
     except VigilError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -176,7 +140,7 @@ def recordings(
     until: Annotated[str | None, typer.Option(help="ISO 8601 time (UTC if no zone).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The segments of one camera overlapping [since, until], oldest first."""
+    """The segments of one camera between --since and --until, oldest first."""
     loaded = _load(config)
     _known_camera(loaded, camera, config)
     since_us, until_us = _time_range(since, until)
@@ -215,7 +179,7 @@ def events(
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 100,
     as_json: JsonOption = False,
 ) -> None:
-    """Events overlapping [since, until], newest first, with their snapshots and recording."""
+    """Events between --since and --until, newest first, with their snapshots and recording."""
     from vigil.analytics.types import EventType
     from vigil.events.query import list_events
 

@@ -114,6 +114,37 @@ class RecordConfig(Strict):
     segment_seconds: float = Field(10.0, ge=1, le=300)
 
 
+class ApiConfig(Strict):
+    """The operator console and REST API, served by `vigil run`."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    tile_url: str | None = Field(
+        None,
+        description="map tiles, e.g. https://tiles.example/{z}/{x}/{y}.png; none: offline map",
+    )
+
+    @field_validator("tile_url")
+    @classmethod
+    def _tiles(cls, value: str | None) -> str | None:
+        if value is not None and not all(f"{{{k}}}" in value for k in "xyz"):
+            raise ValueError(f"{value!r} must contain {{z}}, {{x}} and {{y}}")
+        return value
+
+
+class AuditConfig(Strict):
+    """The audit trail is always on; only how often it is signed can be chosen."""
+
+    checkpoint_every: int = Field(
+        100, ge=1, description="records between signed checkpoints of the audit chain"
+    )
+    signing_key: Path | None = Field(
+        None, description="Ed25519 private key (PEM); default <storage.path>/audit/signing.pem"
+    )
+
+
 class IngestConfig(Strict):
     transport: Literal["tcp", "udp"] = "tcp"
     stall_timeout: float = Field(20.0, gt=0, description="seconds without packets = hung")
@@ -176,6 +207,8 @@ class VigilConfig(Strict):
     record: RecordConfig = RecordConfig()
     ingest: IngestConfig = IngestConfig()
     mqtt: MqttSettings | None = None
+    api: ApiConfig = ApiConfig()
+    audit: AuditConfig = AuditConfig()
     detector: DetectorSettings = DetectorSettings()
     cameras: dict[CameraName, CameraConfig] = Field(default_factory=dict)
 

@@ -34,3 +34,13 @@ class RecordingError(VigilError):
 
 class SourceOffline(SourceError):
     """The camera cannot be reached or stopped sending; it will be retried."""
+
+
+class AuditError(VigilError):
+    """An audit record cannot be written or the audit trail fails verification.
+
+    Access that cannot be audited is refused (fail closed)."""
+
+
+class AccessDenied(VigilError):
+    """Authentication failed or the account may not do this."""

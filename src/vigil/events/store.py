@@ -10,6 +10,7 @@ them, as segments are.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,13 +106,23 @@ class EventStore:
         since_us: int | None = None,
         until_us: int | None = None,
         limit: int | None = DEFAULT_LIMIT,
+        cameras: Collection[str] | None = None,
+        label: str | None = None,
+        zone: str | None = None,
     ) -> list[StoredEvent]:
-        """Events overlapping [since, until] (open events reach now), newest first."""
+        """Events overlapping [since, until] (open events reach now), newest first; `cameras`
+        limits the search to a set (an account's scope)."""
         query = select(events)
         if camera is not None:
             query = query.where(events.c.camera == camera)
+        if cameras is not None:
+            query = query.where(events.c.camera.in_(sorted(cameras)))
         if type is not None:
             query = query.where(events.c.type == type)
+        if label is not None:
+            query = query.where(events.c.label == label)
+        if zone is not None:
+            query = query.where(events.c.zone == zone)
         if since_us is not None:
             query = query.where(or_(events.c.end_us.is_(None), events.c.end_us >= since_us))
         if until_us is not None:

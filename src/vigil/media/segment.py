@@ -18,7 +18,7 @@ import av
 from vigil.storage.layout import fsync_dir, make_dirs_durable
 
 MICROSECONDS = Fraction(1, 1_000_000)
-WRITE_BUFFER = 256 * 1024
+WRITE_BUFFER = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ class SegmentWriter:
         self._file = open(path, "xb")  # noqa: SIM115 - closed in finish() or abort()
         self._sink = _HashingFile(self._file)
         # Fewer, larger writes cost less per packet (FFmpeg would otherwise flush a
-        # non-seekable output after every packet); a crash loses at most this much more.
+        # non-seekable output after every packet); a crash loses at most this much more, and
+        # live view (which reads the file as it grows) lags by about this much.
         self._output = av.open(
             self._sink,
             "w",

@@ -89,6 +89,12 @@ class Supervisor:
             if any(config.cameras[name].analytics() for name in self.cameras)
             else None
         )
+        self.api = (
+            ServiceProcess("api", [sys.executable, "-m", "vigil.api.server", str(config_path)])
+            if config.api.enabled
+            else None
+        )
+        self.services = [s for s in (self.detector, self.api) if s is not None]
 
     # -- life cycle ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -106,8 +112,8 @@ class Supervisor:
         )
         next_status = 0.0
         while not self.stopping.is_set():
-            if self.detector is not None:
-                self.detector.tend()
+            for service in self.services:
+                service.tend()
             now = time.monotonic()
             for camera in self.cameras.values():
                 if camera.process is None and now >= camera.restart_at:
@@ -141,8 +147,8 @@ class Supervisor:
             self._drain(camera)
             camera.process = None
             camera.report.update(state="stopped", since_us=now_us())
-        if self.detector is not None:
-            self.detector.stop(STOP_GRACE)
+        for service in self.services:
+            service.stop(STOP_GRACE)
         self.availability.close()
         self._publish()
         log.info("vigil stopped")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, or_, select, update
 
-from vigil.storage.schema import events, segments
+from vigil.storage.schema import camera_totals, events, segments
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class SegmentIndex:
                     state="ok",
                 )
             )
+            _adjust_totals(connection, {camera: (1, size)})
             return int(result.inserted_primary_key[0])
 
     def last_end(self, camera: str) -> int | None:
@@ -102,9 +103,13 @@ class SegmentIndex:
     def set_state(self, ids: list[int], state: str) -> None:
         if ids:
             with self.engine.begin() as connection:
+                # Only segments in state ok are counted, so a change to or from ok moves totals.
+                changes = _ok_counts(connection, ids, sign=1 if state == "ok" else -1,
+                                     counted=state != "ok")  # fmt: skip
                 connection.execute(
                     update(segments).where(segments.c.id.in_(ids)).values(state=state)
                 )
+                _adjust_totals(connection, changes)
 
     def set_hold(self, ids: list[int], hold: bool) -> None:
         if ids:
@@ -114,7 +119,9 @@ class SegmentIndex:
     def remove(self, ids: list[int]) -> None:
         if ids:
             with self.engine.begin() as connection:
+                changes = _ok_counts(connection, ids, sign=-1, counted=True)
                 connection.execute(delete(segments).where(segments.c.id.in_(ids)))
+                _adjust_totals(connection, changes)
 
     def deleting(self) -> list[Segment]:
         with self.engine.connect() as connection:
@@ -183,19 +190,55 @@ class SegmentIndex:
             return [_segment(r) for r in connection.execute(query)]
 
     def totals(self) -> dict[str, CameraTotals]:
-        query = (
-            select(
-                segments.c.camera,
-                func.count(),
-                func.coalesce(func.sum(segments.c.bytes), 0),
-                func.min(segments.c.start_us),
-                func.max(segments.c.end_us),
-            )
-            .where(and_(segments.c.state == "ok"))
-            .group_by(segments.c.camera)
-        )
+        """Per camera: segments in state ok, their bytes, the oldest start and newest end."""
         with self.engine.connect() as connection:
-            return {
-                camera: CameraTotals(int(count), int(size), oldest, newest)
-                for camera, count, size, oldest, newest in connection.execute(query)
-            }
+            counted = connection.execute(
+                select(camera_totals).where(camera_totals.c.segments > 0)
+            ).all()
+            found = {}
+            for camera, count, size in counted:
+                ok = and_(segments.c.camera == camera, segments.c.state == "ok")
+                # Each walks the (camera, start_us) index from one end: no scan of the camera.
+                oldest = connection.execute(
+                    select(segments.c.start_us).where(ok).order_by(segments.c.start_us).limit(1)
+                ).scalar()
+                newest = connection.execute(
+                    select(segments.c.end_us)
+                    .where(ok)
+                    .order_by(segments.c.start_us.desc())
+                    .limit(1)
+                ).scalar()
+                found[camera] = CameraTotals(int(count), int(size), oldest, newest)
+            return found
+
+
+def _ok_counts(
+    connection: Connection, ids: list[int], sign: int, counted: bool
+) -> dict[str, tuple[int, int]]:
+    """Per camera, `sign` times the count and bytes of those of `ids` that are (counted=True)
+    or are not (counted=False) in state ok."""
+    state_ok = segments.c.state == "ok"
+    query = (
+        select(segments.c.camera, func.count(), func.coalesce(func.sum(segments.c.bytes), 0))
+        .where(segments.c.id.in_(ids), state_ok if counted else ~state_ok)
+        .group_by(segments.c.camera)
+    )
+    return {
+        camera: (sign * int(count), sign * int(size))
+        for camera, count, size in connection.execute(query)
+    }
+
+
+def _adjust_totals(connection: Connection, changes: dict[str, tuple[int, int]]) -> None:
+    for camera, (count, size) in changes.items():
+        if count == 0 and size == 0:
+            continue
+        done = connection.execute(
+            update(camera_totals)
+            .where(camera_totals.c.camera == camera)
+            .values(segments=camera_totals.c.segments + count, bytes=camera_totals.c.bytes + size)
+        )
+        if done.rowcount == 0:
+            connection.execute(
+                insert(camera_totals).values(camera=camera, segments=count, bytes=size)
+            )

@@ -95,3 +95,101 @@ events = Table(
     Index("ix_events_type_start", "type", "start_us"),
     Index("ix_events_start", "start_us"),
 )
+
+# How an operator judged an event: acknowledged, or a false alarm, with a note (both audited).
+event_reviews = Table(
+    "event_reviews",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("verdict", String(16), nullable=False),  # acknowledged | false_alarm
+    Column("note", Text, nullable=False),
+    Column("user_name", String(64), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
+# Local accounts. roles: a list of viewer | investigator | admin | auditor. The scope is the
+# cameras and sites the account may see; both null means every camera.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("roles", JSON, nullable=False),
+    Column("cameras", JSON),
+    Column("sites", JSON),
+    Column("password_hash", Text, nullable=False),
+    Column("must_change_password", Boolean, nullable=False, server_default=false()),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("created_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+# Browser sessions and machine tokens are stored only as SHA-256 of the secret, so a copy of the
+# database does not let anyone in.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("last_seen_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Index("ix_sessions_user", "user_id"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger),
+    Column("revoked", Boolean, nullable=False, server_default=false()),
+    Index("ix_api_tokens_user", "user_id"),
+)
+
+# The audit trail: an append-only hash chain, record n's hash covering record n-1's. seq starts
+# at 1 with no gaps, so a deletion or insertion shows as a break in the chain.
+audit_records = Table(
+    "audit_records",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("action", String(48), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("cameras", JSON, nullable=False),
+    Column("since_us", BigInteger),
+    Column("until_us", BigInteger),
+    Column("reason", Text),
+    Column("source", String(64), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_at", "at_us"),
+)
+
+# Signed checkpoints of the audit chain: (size, head hash) signed with the site's Ed25519 key, so
+# an overseer holding the public key can prove the log was not rewritten after a checkpoint.
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("signature", String(128), nullable=False),
+)
+
+# Per camera, the count and bytes of its segments in state ok, kept in the same transaction as
+# every change to `segments`, so status pages need not add up millions of rows.
+camera_totals = Table(
+    "camera_totals",
+    metadata,
+    Column("camera", String(64), primary_key=True),
+    Column("segments", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Local accounts of the operator console: users, roles, passwords, sessions and API tokens."""

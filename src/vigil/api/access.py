@@ -1,0 +1,88 @@
+"""Who may call what: the single table every request is checked against.
+
+Deny by default: a route missing from ACCESS answers 403 to everyone, and the role-matrix test
+fails until the route is given a rule here. Camera scope (the account's cameras or sites) is
+checked by the routes that name a camera; this table decides roles, evidence reasons and which
+audit action a call records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vigil.accounts.roles import Role
+
+VIEWER, INVESTIGATOR, ADMIN, AUDITOR = Role.VIEWER, Role.INVESTIGATOR, Role.ADMIN, Role.AUDITOR
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[Role] | None  # None: public, no account needed; empty: any signed-in account
+    reason: bool = False  # evidence access: a case reference and a reason are required
+    audit: str | None = None  # the audit action this call records, allowed or not
+
+    @property
+    def public(self) -> bool:
+        return self.roles is None
+
+
+PUBLIC = Rule(None)
+SIGNED_IN = Rule(frozenset())
+
+
+def allow(*roles: Role, reason: bool = False, audit: str | None = None) -> Rule:
+    return Rule(frozenset(roles), reason, audit)
+
+
+ACCESS: dict[tuple[str, str], Rule] = {
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/"): PUBLIC,  # the console's page; it holds no data
+    ("POST", "/api/v1/auth/login"): Rule(None, audit="login"),
+    ("POST", "/api/v1/auth/logout"): Rule(frozenset(), audit="logout"),
+    ("GET", "/api/v1/auth/me"): SIGNED_IN,
+    ("POST", "/api/v1/auth/password"): Rule(frozenset(), audit="password.change"),
+    ("GET", "/metrics"): allow(ADMIN),
+    ("GET", "/api/v1/cameras"): allow(VIEWER, INVESTIGATOR, ADMIN),
+    ("GET", "/api/v1/cameras/{name}"): allow(VIEWER, INVESTIGATOR, ADMIN),
+    ("GET", "/api/v1/cameras/{name}/live.mp4"): allow(VIEWER, INVESTIGATOR, audit="live.start"),
+    ("GET", "/api/v1/recordings/{camera}"): allow(
+        INVESTIGATOR, reason=True, audit="recordings.list"
+    ),
+    ("GET", "/api/v1/playback/{camera}/playlist.m3u8"): allow(
+        INVESTIGATOR, reason=True, audit="playback"
+    ),
+    ("GET", "/api/v1/playback/{camera}/video.mp4"): allow(
+        INVESTIGATOR, reason=True, audit="playback"
+    ),
+    # Covered by the audited playlist that granted it; the grant is checked by the route.
+    ("GET", "/api/v1/playback/{camera}/segments/{segment_id}.ts"): allow(INVESTIGATOR),
+    ("GET", "/api/v1/events"): allow(INVESTIGATOR, reason=True, audit="events.search"),
+    ("GET", "/api/v1/events/{event_id}"): allow(INVESTIGATOR, reason=True, audit="event.view"),
+    ("GET", "/api/v1/events/{event_id}/snapshot.jpg"): allow(
+        INVESTIGATOR, reason=True, audit="snapshot.view"
+    ),
+    ("POST", "/api/v1/events/{event_id}/review"): allow(INVESTIGATOR, audit="event.review"),
+    ("GET", "/api/v1/storage"): allow(ADMIN),
+    ("GET", "/api/v1/config"): allow(ADMIN),
+    ("GET", "/api/v1/users"): allow(ADMIN),
+    ("POST", "/api/v1/users"): allow(ADMIN, audit="user.add"),
+    ("POST", "/api/v1/users/{user}/disable"): allow(ADMIN, audit="user.disable"),
+    ("GET", "/api/v1/audit"): allow(AUDITOR, audit="audit.read"),
+    ("GET", "/api/v1/audit/verify"): allow(AUDITOR, audit="audit.verify"),
+}
+
+# Accounts that must change their one-time password may do only this until they have.
+PASSWORD_CHANGE_ROUTES = frozenset(
+    {
+        ("POST", "/api/v1/auth/logout"),
+        ("GET", "/api/v1/auth/me"),
+        ("POST", "/api/v1/auth/password"),
+    }
+)
+
+
+def permitted(rule: Rule, roles: frozenset[Role]) -> bool:
+    """Whether an account holding `roles` passes the rule's role check."""
+    if rule.roles is None or not rule.roles:
+        return True
+    return bool(rule.roles & roles)

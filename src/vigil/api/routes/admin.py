@@ -1,0 +1,123 @@
+"""Administration: storage, the running configuration, and accounts. No footage here."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Request
+from pydantic import BaseModel, Field
+
+from vigil.accounts.passwords import generate_one_time_password
+from vigil.accounts.roles import Role
+from vigil.accounts.store import User
+from vigil.api.context import context_of
+from vigil.config import redact_url
+from vigil.errors import VigilError
+from vigil.storage.layout import free_and_total
+from vigil.storage.report import status_report
+
+router = APIRouter(prefix="/api/v1", tags=["admin"])
+UserName = Annotated[str, Path(pattern=r"^[a-z0-9._-]{1,64}$")]
+
+
+class NewUser(BaseModel):
+    name: str = Field(pattern=r"^[a-z0-9._-]{1,64}$")
+    roles: list[Role] = Field(min_length=1)
+    cameras: list[str] | None = None
+    sites: list[str] | None = None
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "name": user.name,
+        "roles": sorted(user.roles),
+        "cameras": sorted(user.cameras) if user.cameras is not None else None,
+        "sites": sorted(user.sites) if user.sites is not None else None,
+        "must_change_password": user.must_change_password,
+        "disabled": user.disabled,
+    }
+
+
+@router.get("/storage")
+def storage(request: Request) -> dict[str, Any]:
+    """Disk space, storage alarms, and per camera the bytes kept, the oldest footage, the
+    retention configured and the horizon actually reached."""
+    context = context_of(request)
+    report = status_report(context.config, context.engine)
+    try:
+        free, total = free_and_total(context.layout.root)
+    except OSError:
+        free, total = None, None
+    keys = ("site", "segments", "bytes", "oldest", "newest", "retention_days", "horizon_days")
+    return {
+        "path": str(context.layout.root),
+        "free_bytes": free,
+        "total_bytes": total,
+        "alarms": report["alarms"],
+        "cameras": [{"name": n, **{k: c[k] for k in keys}} for n, c in report["cameras"].items()],
+    }
+
+
+@router.get("/config")
+def config(request: Request) -> dict[str, Any]:
+    """The running configuration, with credentials in stream URLs and secrets hidden."""
+    document = context_of(request).config.model_dump(mode="json")
+    for camera in document["cameras"].values():
+        for stream in ("main", "sub"):
+            if camera.get(stream):
+                camera[stream] = redact_url(camera[stream])
+    return document
+
+
+@router.get("/users")
+def list_users(request: Request) -> dict[str, Any]:
+    """Every account, without its password hash."""
+    return {"users": [user_json(u) for u in context_of(request).accounts.list()]}
+
+
+@router.post("/users")
+def add_user(body: NewUser, request: Request) -> dict[str, Any]:
+    """Add an account with a one-time password, returned once here; it must be changed at
+    first sign-in."""
+    context = context_of(request)
+    unknown = sorted(set(body.cameras or []) - set(context.config.cameras))
+    if unknown:
+        raise HTTPException(422, f"unknown cameras {unknown}; use names from the configuration")
+    context.audit(
+        request,
+        "user.add",
+        "ok",
+        body.cameras or [],
+        user=body.name,
+        roles=sorted(body.roles),
+        sites=body.sites,
+    )
+    password = generate_one_time_password()
+    try:
+        user = context.accounts.add(
+            body.name,
+            password,
+            body.roles,
+            cameras=body.cameras,
+            sites=body.sites,
+            must_change=True,
+        )
+    except VigilError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"user": user_json(user), "one_time_password": password}
+
+
+@router.post("/users/{user}/disable")
+def disable_user(user: UserName, request: Request) -> dict[str, Any]:
+    """Disable an account; its sessions and tokens end at once."""
+    context = context_of(request)
+    if context.accounts.get(user) is None:
+        raise HTTPException(404, f"user {user!r} not found")
+    context.audit(request, "user.disable", "ok", user=user)
+    try:
+        context.accounts.disable(user)
+    except VigilError as exc:
+        raise HTTPException(409, str(exc)) from None
+    found = context.accounts.get(user)
+    assert found is not None
+    return {"user": user_json(found)}

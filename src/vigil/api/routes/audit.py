@@ -1,0 +1,83 @@
+"""The audit trail, for auditors: reading it (itself audited) and verifying its chain."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from vigil.api.context import context_of
+from vigil.api.params import MAX_ID, Since, Until, moment
+from vigil.audit import read_records, verify
+from vigil.timeutil import to_iso
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+
+@router.get("")
+def audit_records(
+    request: Request,
+    since: Since = None,
+    until: Until = None,
+    actor: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=48)] = None,
+    after_seq: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> dict[str, Any]:
+    """Audit records in order of their sequence number, with the hashes that chain them."""
+    context = context_of(request)
+    since_us, until_us = moment(since, "since"), moment(until, "until")
+    context.audit(
+        request,
+        "audit.read",
+        "ok",
+        since_us=since_us,
+        until_us=until_us,
+        actor_filter=actor,
+        action_filter=action,
+    )
+    entries = read_records(
+        context.engine,
+        since_us=since_us,
+        until_us=until_us,
+        actor=actor,
+        action=action,
+        after_seq=after_seq,
+        limit=limit,
+    )
+    return {
+        "records": [
+            {
+                "seq": e.seq,
+                "at": to_iso(e.at_us),
+                "actor": e.actor,
+                "role": e.role,
+                "action": e.action,
+                "outcome": e.outcome,
+                "cameras": e.cameras,
+                "since": to_iso(e.since_us),
+                "until": to_iso(e.until_us),
+                "reason": e.reason,
+                "source": e.source,
+                "detail": e.detail,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+            }
+            for e in entries
+        ]
+    }
+
+
+@router.get("/verify")
+def verify_trail(request: Request) -> dict[str, Any]:
+    """Recompute the whole chain and check the signed checkpoints."""
+    context = context_of(request)
+    context.audit(request, "audit.verify", "ok")
+    report = verify(context.engine, [context.audit_log.public_key])
+    return {
+        "ok": report.ok,
+        "records": report.records,
+        "checkpoints": report.checkpoints,
+        "first_bad_seq": report.first_bad_seq,
+        "problems": report.problems,
+    }

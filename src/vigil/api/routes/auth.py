@@ -1,0 +1,122 @@
+"""Signing in and out, and changing one's password."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, Field
+
+from vigil.accounts.store import User
+from vigil.api.context import ApiContext, Caller, caller_of, context_of, source_address
+from vigil.api.security import SESSION_COOKIE
+from vigil.errors import AccessDenied, VigilError
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+class Login(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class PasswordChange(BaseModel):
+    current: str = Field(min_length=1, max_length=1024)
+    new: str = Field(min_length=1, max_length=1024)
+
+
+def account_json(user: User, csrf_token: str | None) -> dict[str, Any]:
+    return {
+        "name": user.name,
+        "roles": sorted(user.roles),
+        "cameras": sorted(user.cameras) if user.cameras is not None else None,
+        "sites": sorted(user.sites) if user.sites is not None else None,
+        "must_change_password": user.must_change_password,
+        "csrf_token": csrf_token,
+    }
+
+
+def _start_session(context: ApiContext, request: Request, response: Response, user: User) -> str:
+    """A new session with a new id, whatever cookie came in (no session fixation)."""
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        context.sessions.revoke(old)
+    token, csrf = context.sessions.create(user.id)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        path="/",
+        secure=request.url.scheme == "https",
+        max_age=int(context.config.api.session_hours * 3600),
+    )
+    return csrf
+
+
+@router.post("/login")
+def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
+    """Sign in with a name and password; sets the session cookie and returns the CSRF token
+    to send as X-CSRF-Token on every state-changing request."""
+    context = context_of(request)
+    address = source_address(request)
+    wait = context.throttle.check(body.name, address)
+    if wait > 0:
+        context.audit(request, "login", "throttled", actor=body.name)
+        raise HTTPException(
+            429,
+            f"too many failed sign-ins; try again in {wait:.0f} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    try:
+        user = context.accounts.authenticate(body.name, body.password)
+    except AccessDenied:
+        context.throttle.failure(body.name, address)
+        context.audit(request, "login", "failed", actor=body.name)
+        raise HTTPException(401, "wrong name or password") from None
+    context.throttle.success(body.name, address)
+    request.state.caller = Caller(user, "session")
+    context.audit(request, "login", "ok")
+    return account_json(user, _start_session(context, request, response, user))
+
+
+@router.post("/logout")
+def logout(request: Request, response: Response) -> dict[str, str]:
+    """End this session (a bearer token stays valid until revoked)."""
+    context = context_of(request)
+    caller = caller_of(request)
+    context.audit(request, "logout")
+    if caller.session_token:
+        context.sessions.revoke(caller.session_token)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return {"status": "signed out"}
+
+
+@router.get("/me")
+def me(request: Request) -> dict[str, Any]:
+    """The signed-in account, its roles and scope, and the session's CSRF token."""
+    caller = caller_of(request)
+    assert caller.user is not None
+    return account_json(caller.user, caller.csrf_token)
+
+
+@router.post("/password")
+def change_password(body: PasswordChange, request: Request, response: Response) -> dict[str, Any]:
+    """Change one's own password; every other session of the account ends."""
+    context = context_of(request)
+    caller = caller_of(request)
+    assert caller.user is not None
+    try:
+        context.accounts.authenticate(caller.user.name, body.current)
+    except AccessDenied:
+        context.audit(request, "password.change", "failed")
+        raise HTTPException(403, "the current password is wrong") from None
+    try:
+        context.accounts.set_password(caller.user.name, body.new)
+    except VigilError as exc:
+        raise HTTPException(422, str(exc)) from None
+    context.audit(request, "password.change")
+    user = context.accounts.get(caller.user.name)
+    assert user is not None
+    csrf = _start_session(context, request, response, user) if caller.via == "session" else None
+    return account_json(user, csrf)

@@ -1,0 +1,157 @@
+"""Recorded footage: the timeline of a camera, HLS playlists and MP4 playback, all from the
+stored segments without re-encoding. Every request names a case and a reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import Path as InPath
+from fastapi.responses import Response, StreamingResponse
+
+from vigil.api.context import caller_of, context_of
+from vigil.api.params import MAX_ID, Since, Until, time_range
+from vigil.errors import StorageError
+from vigil.events import snapshots_dir
+from vigil.events.store import EventStore
+from vigil.playback.hls import playlist, spans
+from vigil.playback.remux import fragmented_mp4, hls_segment
+from vigil.storage.index import Segment, SegmentIndex
+from vigil.storage.schema import segments
+from vigil.timeutil import US, to_iso
+
+router = APIRouter(tags=["playback"])
+
+GAP_TOLERANCE_US = US // 2
+
+
+def _playable(request: Request, camera: str, since_us: int, until_us: int) -> list[Segment]:
+    found = SegmentIndex(context_of(request).engine).find(camera, since_us, until_us)
+    return [s for s in found if s.state == "ok"]
+
+
+@router.get("/api/v1/recordings/{camera}")
+def recordings(
+    camera: str, request: Request, since: Since = None, until: Until = None
+) -> dict[str, Any]:
+    """The timeline of [since, until] (default: the last hour): segments, recorded spans (the
+    rest is gaps) and the camera's events."""
+    context = context_of(request)
+    context.camera(request, camera)
+    since_us, until_us = time_range(since, until)
+    context.audit(request, "recordings.list", "ok", [camera], since_us, until_us)
+    found = _playable(request, camera, since_us, until_us)
+    store = EventStore(context.engine, snapshots_dir(context.layout.root))
+    found_events = store.find(camera=camera, since_us=since_us, until_us=until_us, limit=1000)
+    return {
+        "camera": camera,
+        "since": to_iso(since_us),
+        "until": to_iso(until_us),
+        "segments": [
+            {"id": s.id, "start": to_iso(s.start_us), "end": to_iso(s.end_us), "bytes": s.bytes}
+            for s in found
+        ],
+        "spans": [
+            {"start": to_iso(a), "end": to_iso(b)} for a, b in spans(found, GAP_TOLERANCE_US)
+        ],
+        "events": [
+            {
+                "id": e.id,
+                "type": e.type,
+                "label": e.label,
+                "zone": e.zone,
+                "start": to_iso(e.start_us),
+                "end": to_iso(e.end_us),
+            }
+            for e in found_events
+        ],
+    }
+
+
+@router.get("/api/v1/playback/{camera}/playlist.m3u8")
+def hls_playlist(
+    camera: str, request: Request, since: Since = None, until: Until = None
+) -> Response:
+    """An HLS VOD playlist of [since, until] built from the stored MPEG-TS segments; its
+    segment URLs carry a grant tied to this (audited) request and to the account."""
+    context = context_of(request)
+    context.camera(request, camera)
+    since_us, until_us = time_range(since, until)
+    found = _playable(request, camera, since_us, until_us)
+    seq = context.audit(
+        request,
+        "playback",
+        "ok",
+        [camera],
+        since_us,
+        until_us,
+        format="hls",
+        segments=len(found),
+    )
+    grant = context.grants.issue(caller_of(request).name, camera, seq)
+    text = playlist(found, lambda s: f"segments/{s.id}.ts?grant={grant}")
+    return Response(
+        text, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.get("/api/v1/playback/{camera}/segments/{segment_id}.ts", response_class=StreamingResponse)
+def segment(
+    camera: str,
+    segment_id: Annotated[int, InPath(ge=1, le=MAX_ID)],
+    request: Request,
+    grant: Annotated[str, Query(max_length=200)] = "",
+) -> StreamingResponse:
+    """One segment of a playlist, with the grant the playlist gave: stream copy, stamped with
+    its recording time so that the playlist's segments continue each other."""
+    context = context_of(request)
+    context.camera(request, camera)
+    if context.grants.check(grant, caller_of(request).name, camera) is None:
+        raise HTTPException(403, "no valid grant: request the playlist again (with a reason)")
+    with context.engine.connect() as connection:
+        row = connection.execute(
+            segments.select().where(segments.c.id == segment_id, segments.c.camera == camera)
+        ).first()
+    if row is None or row.state != "ok":
+        raise HTTPException(404, f"segment {segment_id} of camera {camera!r} not found")
+    path = _inside(context.layout.recordings, context.layout.absolute(row.path))
+    try:
+        body = hls_segment(path, row.start_us)
+    except StorageError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return StreamingResponse(body, media_type="video/mp2t")
+
+
+@router.get("/api/v1/playback/{camera}/video.mp4", response_class=StreamingResponse)
+def mp4(
+    camera: str, request: Request, since: Since = None, until: Until = None
+) -> StreamingResponse:
+    """[since, until] as one fragmented MP4 for a browser's <video>, remuxed from the stored
+    segments without re-encoding; gaps are skipped. Seek by asking again from another time."""
+    context = context_of(request)
+    context.camera(request, camera)
+    since_us, until_us = time_range(since, until)
+    found = _playable(request, camera, since_us, until_us)
+    if not found:
+        context.audit(request, "playback", "empty", [camera], since_us, until_us, format="mp4")
+        raise HTTPException(404, f"camera {camera!r} has no recording in that time")
+    context.audit(
+        request, "playback", "ok", [camera], since_us, until_us, format="mp4", segments=len(found)
+    )
+    paths = [_inside(context.layout.recordings, context.layout.absolute(s.path)) for s in found]
+    offset_s = max(0.0, (since_us - found[0].start_us) / US)
+    first_start = max(since_us, found[0].start_us)
+    return StreamingResponse(
+        fragmented_mp4(paths, offset_s),
+        media_type="video/mp4",
+        headers={"Cache-Control": "no-store", "X-Vigil-Start": to_iso(first_start) or ""},
+    )
+
+
+def _inside(root: Path, path: Path) -> Path:
+    """A stored path, refused if it would lead outside the storage it belongs to."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise HTTPException(404, "not found")
+    return resolved

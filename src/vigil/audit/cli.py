@@ -1,0 +1,134 @@
+"""`vigil audit verify|public-key|export`: the audit trail, for its auditors and overseers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Engine
+
+from vigil.audit import signing_key_path
+from vigil.audit.keys import key_id, load_or_create_signing_key, load_public_key, public_key_pem
+from vigil.audit.log import read_checkpoints, read_records
+from vigil.audit.verify import verify as verify_trail
+from vigil.config import VigilConfig, load_config
+from vigil.errors import ConfigError, VigilError
+from vigil.storage.database import connect, migrate
+from vigil.timeutil import parse_iso
+
+audit_app = typer.Typer(
+    no_args_is_help=True, help="Verify the audit trail, or export it for an overseer."
+)
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The YAML configuration.")]
+TimeOption = Annotated[str | None, typer.Option(help="ISO 8601 time (UTC if no zone).")]
+
+
+def _load(path: Path) -> VigilConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def _fail(exc: VigilError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+def _engine(config: VigilConfig) -> Engine:
+    engine = connect(config.database_url())
+    migrate(engine)
+    return engine
+
+
+def _public_keys(config: VigilConfig, paths: list[Path] | None) -> list[Ed25519PublicKey] | None:
+    if paths:
+        return [load_public_key(path) for path in paths]
+    site_key = signing_key_path(config)
+    return [load_or_create_signing_key(site_key).public_key()] if site_key.exists() else None
+
+
+def _time(option: str, value: str | None) -> int | None:
+    try:
+        return None if value is None else parse_iso(value)
+    except ValueError as exc:
+        raise _fail(VigilError(f"{option}: {exc}")) from None
+
+
+@audit_app.command()
+def verify(
+    config: ConfigOption,
+    public_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="The site's public key (PEM) as the overseer holds it; repeat for retired keys. "
+            "Default: the public half of the site's signing key."
+        ),
+    ] = None,
+) -> None:
+    """Check every record's hash and link and every signed checkpoint.
+
+    Exit 0 if the trail is intact, or 1 naming the first bad record."""
+    loaded = _load(config)
+    try:
+        report = verify_trail(_engine(loaded), _public_keys(loaded, public_key))
+    except VigilError as exc:
+        raise _fail(exc) from None
+    first = report.first_problem
+    if first is not None:
+        typer.echo(f"audit trail broken at record #{first.seq}: {first.what}")
+        for problem in report.problems:
+            if problem is not first:
+                typer.echo(f"  also at record #{problem.seq}: {problem.what}")
+        if report.omitted:
+            typer.echo(f"  and {report.omitted} more problem(s)")
+        raise typer.Exit(1)
+    typer.echo(f"audit trail ok: {report.records} records, {report.checkpoints} signed checkpoints")
+    if not report.signatures_checked:
+        typer.echo("note: no signing key found, so signatures were not checked; pass --public-key")
+    if report.unsigned:
+        typer.echo(f"note: the last {report.unsigned} record(s) are not yet covered by a signature")
+
+
+@audit_app.command("public-key")
+def public_key(config: ConfigOption) -> None:
+    """Print the site's public key (PEM) for overseers to keep.
+
+    The signing key is made if there is none yet."""
+    loaded = _load(config)
+    try:
+        key = load_or_create_signing_key(signing_key_path(loaded)).public_key()
+    except VigilError as exc:
+        raise _fail(exc) from None
+    typer.echo(public_key_pem(key).decode(), nl=False)
+    typer.echo(f"key id {key_id(key)}", err=True)
+
+
+@audit_app.command()
+def export(config: ConfigOption, since: TimeOption = None, until: TimeOption = None) -> None:
+    """Print records and signed checkpoints as JSON lines, for an overseer to verify.
+
+    The records made in [since, until) with their hashes come first, then the checkpoints
+    signed in that time.
+
+    A record's hash is SHA-256 of the JSON of its other fields (without "type" and "hash"),
+    keys sorted, no spaces, non-ASCII escaped. A checkpoint's signature is Ed25519 over
+    "vigil-audit-checkpoint\\n{size}\\n{head_hash}\\n{at_us}"."""
+    loaded = _load(config)
+    since_us, until_us = _time("--since", since), _time("--until", until)
+    try:
+        engine = _engine(loaded)
+        after = None
+        while page := read_records(engine, since_us, until_us, after_seq=after):
+            for entry in page:
+                typer.echo(json.dumps({"type": "record", **entry.as_dict()}, sort_keys=True))
+            after = page[-1].seq
+        for checkpoint in read_checkpoints(engine, since_us, until_us):
+            typer.echo(json.dumps({"type": "checkpoint", **checkpoint.as_dict()}, sort_keys=True))
+    except VigilError as exc:
+        raise _fail(exc) from None

@@ -1,0 +1,298 @@
+"""The browser console end to end: a real `vigil run` with a real RTSP camera, driven through
+Debian's Chromium as an investigator, an auditor and a first-time administrator would.
+
+Screenshots of every step go to test-artifacts/console/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from support.fixtures import RtspServerFactory, free_port
+from support.vigil import Vigil, VigilFactory, wait_for
+from vigil.accounts.store import Accounts
+from vigil.audit import read_records
+from vigil.storage.database import connect, migrate
+from vigil.timeutil import US, to_iso
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts" / "console"
+SHARED = ROOT.parent / "shared"
+MODEL = SHARED / "models" / "yolox_nano.onnx"
+PASSWORD = "console test passphrase"
+CASE, REASON = "CASE-2026/17", "theft reported in the hall overnight"
+WHOLE_PICTURE = [[0, 0], [1, 0], [1, 1], [0, 1]]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing; scripts/setup.sh installs chromium"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    # Debian's Chromium, never a downloaded one.
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def new_page(browser: Browser, width: int = 1280) -> tuple[Page, list[str]]:
+    """A page, and the errors its scripts report: the console must not break silently."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    # Refused requests are logged by the browser as errors too; those are expected (401 before
+    # signing in), so only what the scripts themselves report counts.
+    page.on("console", lambda m: m.type == "error" and not m.text.startswith("Failed to load")
+            and errors.append(m.text))  # fmt: skip
+    return page, errors
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def add_accounts(vigil: Vigil, accounts: dict[str, list[str]]) -> None:
+    engine = connect(vigil.config.database_url())
+    migrate(engine)
+    store = Accounts(engine)
+    for name, roles in accounts.items():
+        store.add(name, PASSWORD, roles)
+    engine.dispose()
+
+
+def console(vigil: Vigil) -> str:
+    """The console's address once the API answers."""
+    url = f"http://127.0.0.1:{vigil.config.api.port}/"
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{url}healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for("the console to answer", healthy, 60)
+    return url
+
+
+def sign_in(page: Page, url: str, name: str, password: str) -> None:
+    page.goto(url)
+    form = page.locator("form#signin")
+    form.locator("input[name=name]").fill(name)
+    form.locator("input[name=password]").fill(password)
+    form.locator("button[type=submit]").click()
+
+
+def video_js(selector: str, condition: str) -> str:
+    """A predicate for wait_for_function: `condition` holds of the video `v` at `selector`."""
+    find = f"document.querySelector({selector!r})"
+    return f"() => {{ const v = {find}; return !!v && ({condition}); }}"
+
+
+def recorded_seconds(vigil: Vigil, camera: str) -> float:
+    return sum(s.end_us - s.start_us for s in vigil.segments(camera)) / US
+
+
+def test_investigator_watches_live_plays_back_and_reviews_events(
+    rtsp_server: RtspServerFactory,
+    camera_clip: Path,
+    vigil_factory: VigilFactory,
+    browser: Browser,
+) -> None:
+    assert MODEL.is_file(), f"{MODEL} is missing; the shared assets hold the detector model"
+    server = rtsp_server({"hall": camera_clip, "yard": camera_clip})
+    vigil = vigil_factory(
+        {"hall": {"main": server.url("hall"), "site": "north", "location": [51.501, -0.142],
+                  "analysis": {"fps": 3},
+                  "zones": {"floor": {"polygon": WHOLE_PICTURE,
+                                      "intrusion": {"objects": ["person"]}}}},
+         "yard": {"main": server.url("yard"), "site": "south", "location": [51.498, -0.135]}},
+        detector={"model": str(MODEL)},
+        api={"enabled": True, "port": free_port()},
+    )  # fmt: skip
+    add_accounts(vigil, {"inv": ["investigator", "viewer"], "aud": ["auditor"]})
+    vigil.start()
+    url = console(vigil)
+    vigil.wait_state("hall", "online", timeout=60)
+    vigil.wait_state("yard", "online", timeout=60)
+    page, errors = new_page(browser)
+
+    # Signing in through the form lands on the cameras page, showing the camera online.
+    sign_in(page, url, "inv", PASSWORD)
+    state = page.locator("tr[data-camera=hall] td.state")
+    state.get_by_text("online").wait_for(timeout=15_000)
+    page.locator("tr[data-camera=yard] td.state").get_by_text("online").wait_for()
+    assert page.locator(".map .marker").count() == 2, "both cameras are on the map"
+    nav = page.locator("#nav a").all_inner_texts()
+    assert nav == ["Cameras", "Live", "Playback", "Events"], "only what the roles allow"
+    shot(page, "01-cameras")
+
+    # Evidence pages refuse to open until a case and a reason are given.
+    page.goto(f"{url}#/events")
+    page.get_by_text("fill in the case bar").wait_for()
+    shot(page, "02-case-required")
+    page.fill("#casebar input[name=case]", CASE)
+    page.fill("#casebar input[name=reason]", REASON)
+    page.click("#casebar button[type=submit]")
+    page.locator("#casebar .case-reference").get_by_text(CASE).wait_for()
+
+    # Live: the real camera's picture, moving.
+    page.goto(f"{url}#/live?camera=hall")
+    live = "figure.live-tile[data-camera=hall] video"
+    page.wait_for_function(video_js(live, "v.videoWidth > 0"), timeout=30_000)
+    start = page.evaluate(f"document.querySelector({live!r}).currentTime")
+    page.wait_for_function(video_js(live, f"v.currentTime > {start} + 1.5"), timeout=20_000)
+    assert page.evaluate(f"document.querySelector({live!r}).videoWidth") == 640
+    shot(page, "03-live")
+    page.click("button.toggle:has-text('2×2')")
+    for camera in ("hall", "yard"):
+        tile = f".live-grid.grid-2 figure[data-camera={camera}] video"
+        page.wait_for_function(video_js(tile, "v.videoWidth > 0"), timeout=30_000)
+    shot(page, "04-live-grid")
+
+    # Events: a real intrusion from the detector, its snapshot, and a review.
+    def intrusion_listed() -> bool:
+        page.goto(f"{url}#/events?type=intrusion")
+        page.reload()
+        page.locator(".results .summary").wait_for(timeout=15_000)
+        return page.locator("article.event img").count() > 0
+
+    wait_for("an intrusion on the events page", intrusion_listed, 120, every=3)
+    card = page.locator("article.event").first
+    card.locator("img").evaluate("img => img.decode()")
+    assert card.locator("img").evaluate("img => img.naturalWidth") > 0
+    card.locator("button.thumbnail").click()
+    large = page.locator("dialog.snapshot-viewer img.large")
+    large.evaluate("img => img.decode()")
+    assert large.evaluate("img => img.naturalWidth") == 640
+    shot(page, "05-event-snapshot")
+    page.click("dialog.snapshot-viewer button[value=close]")
+    card.locator("input[name=note]").fill("a visitor, expected")
+    card.locator("button:has-text('Acknowledge')").click()
+    card.locator(".review.acknowledged").get_by_text("acknowledged by inv").wait_for()
+    card.locator("button.play").click()
+    page.wait_for_url(re.compile(r"#/playback\?camera=hall&at="))
+    page.wait_for_function(video_js("video.playback", "v.currentTime > 0"), timeout=30_000)
+    shot(page, "06-event-playback")
+
+    # Playback of a recorded minute, across many 2 s segments, from a deep link.
+    wait_for("a minute recorded", lambda: recorded_seconds(vigil, "hall") >= 65, 120, every=2)
+    first = vigil.segments("hall")[0].start_us
+    page.goto(f"{url}#/playback?camera=hall&at={to_iso(first)}")
+    page.locator("svg.timeline rect.span").first.wait_for()
+    playing = "video.playback"
+    page.wait_for_function(video_js(playing, "v.videoWidth > 0 && v.currentTime > 0"),
+                           timeout=30_000)  # fmt: skip
+    page.evaluate(f"document.querySelector({playing!r}).playbackRate = 16")
+    # The wall clock shown under the picture reaches a minute after the first frame recorded.
+    minute_later = first // 1000 + 60_000
+    page.wait_for_function(
+        f"() => Number(document.getElementById('wallclock').dataset.ms) >= {minute_later}",
+        timeout=60_000,
+    )
+    played = page.evaluate(f"document.querySelector({playing!r}).currentTime")
+    assert played >= 55, "the picture itself played through the minute"
+    span = page.locator("svg.timeline rect.span").first
+    assert float(span.get_attribute("width") or 0) > 10, "the timeline shows the recorded span"
+    shot(page, "07-playback-minute")
+    playlist = page.locator("a:has-text('Download HLS playlist')").get_attribute("href") or ""
+    assert "playlist.m3u8" in playlist and "case=CASE-2026" in playlist
+
+    # The camera goes offline when its RTSP server stops; the cameras page shows it.
+    page.goto(f"{url}#/cameras")
+    state.get_by_text("online").wait_for(timeout=15_000)
+    server.stop()
+    state.get_by_text("offline").wait_for(timeout=30_000)
+    page.locator(".map .marker.state-offline[data-camera=hall]").wait_for()
+    shot(page, "08-camera-offline")
+    assert not errors
+    page.close()
+
+    # The auditor sees the playback under its case, and the chain verifies.
+    auditor, auditor_errors = new_page(browser, width=1400)
+    sign_in(auditor, url, "aud", PASSWORD)
+    auditor.locator("table.audit tbody tr").first.wait_for(timeout=15_000)
+    auditor.fill("input[name=action]", "playback")
+    auditor.click("form.toolbar button[type=submit]")
+    auditor.locator("table.audit td", has_text=f"{CASE}: {REASON}").first.wait_for()
+    auditor.click("button.verify")
+    auditor.get_by_text("The audit trail is intact").wait_for(timeout=15_000)
+    shot(auditor, "09-audit")
+    assert not auditor_errors
+    auditor.close()
+    assert_audited(vigil)
+
+
+def assert_audited(vigil: Vigil) -> None:
+    engine = connect(vigil.config.database_url())
+    records = read_records(engine, actor="inv", limit=5000)
+    engine.dispose()
+    seen: dict[str, Any] = {r.action: r for r in records if r.outcome == "ok"}
+    for action in ("login", "live.start", "events.search", "snapshot.view", "event.review",
+                   "recordings.list", "playback"):  # fmt: skip
+        assert action in seen, f"{action} was not audited"
+    assert seen["playback"].reason == f"{CASE}: {REASON}"
+
+
+def test_first_admin_signs_in_with_the_one_time_password_and_must_change_it(
+    vigil_factory: VigilFactory, browser: Browser
+) -> None:
+    vigil = vigil_factory(
+        {"gate": {"main": "rtsp://127.0.0.1:9/gate", "site": "north"}},
+        api={"enabled": True, "port": free_port()},
+    )
+    vigil.start()
+    url = console(vigil)
+    announced = re.compile(r"one-time password\s+(\S+)\s+Sign in", re.S)
+    password = wait_for(
+        "the one-time password on stderr",
+        lambda: (m := announced.search(vigil.log_path.read_text())) and m.group(1),
+        30,
+    )
+    page, errors = new_page(browser)
+    sign_in(page, url, "admin", password)
+    page.locator("form#password-change").wait_for()
+    assert page.locator("#nav a").count() == 0, "nothing else until the password is changed"
+    shot(page, "10-first-admin-change-password")
+    form = page.locator("form#password-change")
+    form.locator("input[name=current]").fill(password)
+    form.locator("input[name=new]").fill("a brand new passphrase for the site")
+    form.locator("input[name=again]").fill("a brand new passphrase for the site")
+    form.locator("button[type=submit]").click()
+    page.locator("tr[data-camera=gate]").wait_for()
+    assert page.locator("#nav a").all_inner_texts() == ["Cameras", "Storage", "Users"]
+    shot(page, "11-first-admin-cameras")
+
+    # An admin adds an account and sees its one-time password once; storage is reported.
+    page.goto(f"{url}#/users")
+    page.fill("form.add-user input[name=name]", "jo")
+    page.check("form.add-user input[value=viewer]")
+    page.click("form.add-user button[type=submit]")
+    issued = page.locator(".one-time code.password").inner_text()
+    assert len(issued) >= 12
+    page.locator("tr[data-user=jo]").get_by_text("must change password").wait_for()
+    shot(page, "12-users")
+    page.goto(f"{url}#/storage")
+    page.locator("tr[data-camera=gate]").wait_for()
+    shot(page, "13-storage")
+    assert not errors
+    page.close()
+
+    # The password is shown once: a restart does not print another.
+    assert vigil.stop() == 0
+    vigil.start()
+    console(vigil)
+    assert len(announced.findall(vigil.log_path.read_text())) == 1
