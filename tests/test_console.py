@@ -6,12 +6,17 @@ Screenshots of every step go to test-artifacts/console/.
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -25,7 +30,7 @@ from vigil.timeutil import US, to_iso
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "console"
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("VIGIL_SHARED", ROOT.parent / "shared"))
 MODEL = SHARED / "models" / "yolox_nano.onnx"
 PASSWORD = "console test passphrase"
 CASE, REASON = "CASE-2026/17", "theft reported in the hall overnight"
@@ -46,6 +51,32 @@ def browser() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def tile_server() -> Iterator[tuple[str, list[str]]]:
+    """A local map tile server: its URL template, and the tile paths asked of it."""
+    tile = cv2.imencode(".png", np.full((256, 256, 3), (200, 230, 210), np.uint8))[1].tobytes()
+    asked: list[str] = []
+
+    class Tiles(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(tile)))
+            self.end_headers()
+            self.wfile.write(tile)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/tiles/{{z}}/{{x}}/{{y}}.png", asked
+    server.shutdown()
+    server.server_close()
 
 
 def new_page(browser: Browser, width: int = 1280) -> tuple[Page, list[str]]:
@@ -112,7 +143,7 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     vigil_factory: VigilFactory,
     browser: Browser,
 ) -> None:
-    assert MODEL.is_file(), f"{MODEL} is missing; the shared assets hold the detector model"
+    assert MODEL.is_file(), f"{MODEL} is missing; set VIGIL_SHARED to the shared assets"
     server = rtsp_server({"hall": camera_clip, "yard": camera_clip})
     vigil = vigil_factory(
         {"hall": {"main": server.url("hall"), "site": "north", "location": [51.501, -0.142],
@@ -231,6 +262,11 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     auditor.click("button.verify")
     auditor.get_by_text("The audit trail is intact").wait_for(timeout=15_000)
     shot(auditor, "09-audit")
+    auditor.click("#who button:has-text('Sign out')")
+    auditor.locator("form#signin").get_by_text("Signed out.").wait_for()
+    auditor.reload()
+    auditor.locator("form#signin").wait_for()  # the session is gone, not just the page
+    assert auditor.locator("table.audit").count() == 0
     assert not auditor_errors
     auditor.close()
     assert_audited(vigil)
@@ -248,12 +284,14 @@ def assert_audited(vigil: Vigil) -> None:
 
 
 def test_first_admin_signs_in_with_the_one_time_password_and_must_change_it(
-    vigil_factory: VigilFactory, browser: Browser
+    vigil_factory: VigilFactory, browser: Browser, tile_server: tuple[str, list[str]]
 ) -> None:
+    tile_url, tiles_asked = tile_server
     vigil = vigil_factory(
-        {"gate": {"main": "rtsp://127.0.0.1:9/gate", "site": "north"}},
-        api={"enabled": True, "port": free_port()},
-    )
+        {"gate": {"main": "rtsp://127.0.0.1:9/gate", "site": "north",
+                  "location": [51.501, -0.142]}},
+        api={"enabled": True, "port": free_port(), "tile_url": tile_url},
+    )  # fmt: skip
     vigil.start()
     url = console(vigil)
     announced = re.compile(r"one-time password\s+(\S+)\s+Sign in", re.S)
@@ -274,6 +312,19 @@ def test_first_admin_signs_in_with_the_one_time_password_and_must_change_it(
     form.locator("button[type=submit]").click()
     page.locator("tr[data-camera=gate]").wait_for()
     assert page.locator("#nav a").all_inner_texts() == ["Cameras", "Storage", "Users"]
+    # With a tile server configured the map draws its tiles behind the camera (the page's
+    # Content-Security-Policy lets images come from that one host).
+    page.locator(".map .marker[data-camera=gate]").wait_for()
+    tiles = page.locator(".map .tiles img")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.map .tiles img')]"
+        ".every(img => img.complete && img.naturalWidth === 256)"
+    )
+    assert tiles.count() >= 4, "the view is covered by tiles"
+    placed = "new Set([...document.querySelectorAll('.map .tiles img')].map(i => i.offsetLeft))"
+    assert page.evaluate(f"{placed}.size") > 1, "tiles are laid side by side"
+    zooms = {int(path.split("/")[2]) for path in tiles_asked}
+    assert zooms and all(15 <= z <= 19 for z in zooms), "a street-level zoom for one camera"
     shot(page, "11-first-admin-cameras")
 
     # An admin adds an account and sees its one-time password once; storage is reported.

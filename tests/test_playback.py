@@ -12,7 +12,6 @@ from itertools import pairwise
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 import pytest
 
@@ -20,7 +19,6 @@ from support.media import garbage_file, h264_clip
 from support.segments import write_segment
 from support.vigil import decode_all, wait_for
 from vigil.errors import StorageError
-from vigil.playback.frames import keyframe_jpeg
 from vigil.playback.hls import playlist, spans
 from vigil.playback.live import NoFootage, live_fmp4
 from vigil.playback.remux import fragmented_mp4, hls_segment
@@ -398,22 +396,3 @@ def test_live_falls_back_to_the_newest_indexed_segment(
     mp4 = save(live_fmp4(layout.root, CAMERA, index, stop, poll_s=0.01), tmp_path / "last.mp4")
     # Nothing follows the file, so the stream holds its last GOP (1 s) until stopped.
     assert same_pictures(pictures(mp4), pictures(moved)[-FPS:])
-
-
-# --- thumbnails ------------------------------------------------------------------------------
-
-
-def test_keyframe_jpeg_is_the_first_picture_scaled_down(
-    layout: Layout, index: SegmentIndex, clip: Path, tmp_path: Path
-) -> None:
-    path = layout.absolute(record(layout, index, clip, [0])[0].path)
-    small = keyframe_jpeg(path, max_width=160)
-    assert small[:2] == b"\xff\xd8"
-    picture = cv2.imdecode(np.frombuffer(small, np.uint8), cv2.IMREAD_COLOR)
-    assert picture.shape == (90, 160, 3)
-    full = cv2.imdecode(np.frombuffer(keyframe_jpeg(path), np.uint8), cv2.IMREAD_GRAYSCALE)
-    assert full.shape == (180, 320)  # never enlarged
-    first = pictures(path)[0]
-    assert np.abs(full.astype(int) - first.astype(int)).mean() < 4  # the same picture, as JPEG
-    with pytest.raises(StorageError, match=r"junk\.ts"):
-        keyframe_jpeg(garbage_file(tmp_path / "junk.ts"))

@@ -68,7 +68,19 @@ def demo_config(home: Path) -> Path:
             {
                 "storage": {"path": str(home / "storage"), "min_free": "5%"},
                 "cameras": {
-                    "demo": {"main": clip.resolve().as_uri(), "site": "demo", "retention_days": 1}
+                    "demo": {
+                        "main": clip.resolve().as_uri(),
+                        "site": "demo",
+                        "location": [33.3128, 44.3615],
+                        "retention_days": 1,
+                        # People crossing the lower half raise intrusion events for the console.
+                        "zones": {
+                            "plaza": {
+                                "polygon": [[0, 0.5], [1, 0.5], [1, 1], [0, 1]],
+                                "intrusion": {"objects": ["person"]},
+                            }
+                        },
+                    }
                 },
             }
         )

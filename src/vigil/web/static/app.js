@@ -31,18 +31,22 @@ const caseBar = document.getElementById("casebar");
 
 let account = null;
 let leavePage = null; // the running page's clean-up: timers, open video streams
+let shown = 0; // counts page changes, so a page that finishes loading late is not kept
 
 const allowed = (page) => account && page.roles.some((role) => account.roles.includes(role));
 const allowedPages = () => Object.keys(PAGES).filter((name) => allowed(PAGES[name]));
 
-export function parseHash() {
+function parseHash() {
   const [path, query = ""] = location.hash.replace(/^#\/?/, "").split("?");
   return { name: path, params: new URLSearchParams(query) };
 }
 
 export function navigate(name, params = {}) {
   const query = new URLSearchParams(params).toString();
-  location.hash = `#/${name}${query ? `?${query}` : ""}`;
+  const hash = `#/${name}${query ? `?${query}` : ""}`;
+  // The same address again (a repeated search) fires no hashchange: show the page afresh.
+  if (location.hash === hash) route();
+  else location.hash = hash;
 }
 
 function leave() {
@@ -58,6 +62,7 @@ function leave() {
 
 async function route() {
   leave();
+  const turn = ++shown;
   if (!account || account.must_change_password) return;
   const { name, params } = parseHash();
   const page = PAGES[name];
@@ -89,7 +94,9 @@ async function route() {
     return;
   }
   try {
-    leavePage = (await page.module.render(holder, { params, account, navigate })) || null;
+    const cleanUp = (await page.module.render(holder, { params, account, navigate })) || null;
+    if (turn === shown) leavePage = cleanUp;
+    else if (cleanUp) cleanUp(); // another page was asked for meanwhile
   } catch (error) {
     holder.append(notice(errorText(error), "error"));
   }
@@ -125,6 +132,7 @@ function signedIn(answer) {
 
 function showSignIn(message) {
   leave();
+  shown += 1;
   account = null;
   setCsrf(null);
   clear(nav);

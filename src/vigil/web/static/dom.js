@@ -82,6 +82,13 @@ export function localTime(ms, withDate = true) {
   return new Date(ms).toLocaleString(undefined, options);
 }
 
+export function duration(ms) {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
 export function ago(ms) {
   if (!ms) return "never";
   const seconds = Math.max(0, Math.round((Date.now() - ms) / 1000));

@@ -45,7 +45,7 @@ function indexOf(bytes, text) {
 }
 
 // The codecs string MediaSource needs, read from the avcC box: avc1.PPCCLL.
-export function codecsOf(init) {
+function codecsOf(init) {
   const codecs = [];
   const avcc = indexOf(init, "avcC");
   if (avcc >= 0 && avcc + 8 <= init.length) {

@@ -125,8 +125,8 @@ export async function render(root, { params, navigate }) {
 
   function card(event) {
     const note = h("input", { name: "note", placeholder: "note (optional)", maxlength: 2000 });
-    const verdict = event.review ? event.review.verdict : "none";
-    const review = h("p", { class: `review ${verdict}` }, reviewText(event.review));
+    const reviewed = event.review ? event.review.verdict : "none";
+    const review = h("p", { class: `review ${reviewed}` }, reviewText(event.review));
     const decide = async (verdict) => {
       try {
         const body = { verdict, note: note.value };

@@ -4,6 +4,7 @@
 import { evidenceHeaders, evidenceUrl, get, withQuery } from "../api.js";
 import {
   clear,
+  duration,
   errorText,
   fromLocalInput,
   h,
@@ -109,6 +110,7 @@ export async function render(root, { params, navigate }) {
         until: iso(until),
       });
       startMs = (await player.open(url, evidenceHeaders())) ?? begin;
+      showTime();
       await video.play().catch(() => {});
       clear(status);
     } catch (error) {
@@ -117,13 +119,15 @@ export async function render(root, { params, navigate }) {
     }
   }
 
-  video.addEventListener("timeupdate", () => {
+  function showTime() {
     if (startMs === null) return;
-    const ms = wallClock(timeline.spans, startMs, video.currentTime - player.origin);
+    const seconds = Math.max(0, video.currentTime - player.origin);
+    const ms = wallClock(timeline.spans, startMs, seconds);
     clock.textContent = localTime(ms);
     clock.dataset.ms = String(Math.round(ms));
     bar.setPlayhead(ms);
-  });
+  }
+  video.addEventListener("timeupdate", showTime);
 
   try {
     timeline = await get(`/api/v1/recordings/${encodeURIComponent(camera)}`, {
@@ -138,7 +142,7 @@ export async function render(root, { params, navigate }) {
   const recorded = recordedMs(timeline.spans);
   summary.textContent =
     `${localTime(since)} – ${localTime(until)}: ` +
-    `${Math.round(recorded / 60000)} min recorded in ${timeline.spans.length} span(s), ` +
+    `${duration(recorded)} recorded in ${timeline.spans.length} span(s), ` +
     `${timeline.segments.length} segment(s), ${timeline.events.length} event(s).`;
   download.href = evidenceUrl(`/api/v1/playback/${encodeURIComponent(camera)}/playlist.m3u8`, {
     since: iso(since),
