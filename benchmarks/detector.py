@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/detector.py [--images 120] [--clients 1,2,4] [--model PATH]
 
 Pictures: frames of vtest.avi (real footage), letterboxed to the model's 416x416 input.
-Raw: `session.run` alone over the prepared inputs, one intra-op thread, no pre/post-processing:
-the limit. Service: the detector service as a separate process (as `vigil run` starts it) with
+Raw: `session.run` alone over the prepared inputs, one intra-op thread, run by as many threads
+at once as the service has workers (one per core, its default), no pre/post-processing: the
+limit. Service: the detector service as a separate process (as `vigil run` starts it) with
 K client processes (as K cameras) each sending one picture per request, back to back; its
 images/s include transport, letterboxing and decoding. Raw is measured before and after the
 service runs and averaged, because run-to-run noise on a shared 2-core machine is about ±15%.
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
@@ -29,6 +31,7 @@ import numpy as np
 
 from vigil.analytics.detection.base import open_session
 from vigil.analytics.detection.service import DetectorClient
+from vigil.analytics.detection.settings import DetectorSettings
 from vigil.analytics.detection.yolox import YoloxDetector
 
 SHARED = Path(os.environ.get("VIGIL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -52,15 +55,19 @@ def letterboxed_frames(detector: YoloxDetector, count: int) -> list[np.ndarray]:
     return pictures
 
 
-def raw_throughput(detector: YoloxDetector, pictures: list[np.ndarray]) -> float:
+def raw_throughput(detector: YoloxDetector, pictures: list[np.ndarray], workers: int) -> float:
     blobs = [detector.prepare(p).blob for p in pictures]
     feed = detector.input_name
-    for blob in blobs[:WARMUP]:
-        detector.session.run(None, {feed: blob})
-    start = time.perf_counter()
-    for blob in blobs:
-        detector.session.run(None, {feed: blob})
-    return len(blobs) / (time.perf_counter() - start)
+
+    def run(share: list[np.ndarray]) -> None:
+        for blob in share:
+            detector.session.run(None, {feed: blob})
+
+    run(blobs[:WARMUP])
+    with ThreadPoolExecutor(workers) as pool:
+        start = time.perf_counter()
+        list(pool.map(run, [blobs[i::workers] for i in range(workers)]))
+        return len(blobs) / (time.perf_counter() - start)
 
 
 def camera(address: Path, pictures: list[np.ndarray], barrier: Barrier) -> None:
@@ -88,9 +95,11 @@ def service_throughput(address: Path, pictures: list[np.ndarray], clients: int) 
     return len(pictures) / (time.perf_counter() - start)
 
 
-def start_service(address: Path, model: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "vigil.analytics.detection.service",
-               "--address", str(address), "--model", str(model), "--threads", "1"]  # fmt: skip
+def start_service(address: Path, model: Path, workers: int) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable, "-m", "vigil.analytics.detection.service", "--address", str(address),
+        "--model", str(model), "--threads", "1", "--workers", str(workers),
+    ]  # fmt: skip
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -111,18 +120,19 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=120, help="pictures per measurement")
     parser.add_argument("--clients", default="1,2,4", help="client process counts to try")
     parser.add_argument("--model", type=Path, default=MODEL)
+    parser.add_argument("--workers", type=int, default=DetectorSettings().workers)
     args = parser.parse_args()
     detector = YoloxDetector(open_session(args.model, threads=1))
     pictures = letterboxed_frames(detector, args.images)
     size = f"{detector.width}x{detector.height}"
     print(f"model {args.model.name}, input {size}, {len(pictures)} frames of {VIDEO.name}, "
-          f"1 intra-op thread, {os.cpu_count()} cores")  # fmt: skip
-    raw_before = raw_throughput(detector, pictures)
+          f"1 intra-op thread, {args.workers} worker(s), {os.cpu_count()} cores")  # fmt: skip
+    raw_before = raw_throughput(detector, pictures, args.workers)
     print(f"raw ONNX Runtime (before): {raw_before:6.1f} images/s")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         address = Path(tmp) / "detector.sock"
-        service = start_service(address, args.model)
+        service = start_service(address, args.model, args.workers)
         try:
             for clients in (int(k) for k in args.clients.split(",")):
                 results[clients] = service_throughput(address, pictures, clients)
@@ -130,7 +140,7 @@ def main() -> None:
         finally:
             service.terminate()
             service.wait(timeout=10)
-    raw_after = raw_throughput(detector, pictures)
+    raw_after = raw_throughput(detector, pictures, args.workers)
     raw = (raw_before + raw_after) / 2
     print(f"raw ONNX Runtime (after):  {raw_after:6.1f} images/s; mean {raw:.1f} images/s")
     print("clients  service images/s  service/raw")

@@ -116,6 +116,7 @@ def run_both(clip: Path, cameras: int, seconds: float, work: Path) -> tuple[Samp
     config = work / "vigil.yaml"
     config.write_text(yaml.safe_dump({
         "storage": {"path": str(storage), "min_free": "1GB"},
+        "api": {"enabled": False},  # what is measured is recording/analysis alone
         "cameras": {f"cam{n:03d}": {"main": clip.as_uri()} for n in range(cameras)},
     }))  # fmt: skip
     process = subprocess.Popen(

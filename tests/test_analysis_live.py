@@ -77,3 +77,33 @@ def test_analyze_finds_the_abandoned_backpack() -> None:
     assert x1 >= 110 and x2 <= 210 and y1 >= 300 and y2 <= 400
     assert unattended[0]["start_s"] >= 11.0  # not before the bag was put down
     assert not [e for e in report["events"] if e["type"] == "tamper"]
+
+
+def test_low_power_mode_analyses_keyframes_only_and_still_raises_events(
+    rtsp_server: RtspServerFactory, camera_clip: Path, vigil_factory: VigilFactory
+) -> None:
+    assert MODEL.is_file(), f"{MODEL} is missing; set VIGIL_SHARED to the shared assets"
+    server = rtsp_server({"hall": camera_clip})  # 15 fps, a keyframe every second
+    whole = [[0, 0], [1, 0], [1, 1], [0, 1]]
+    vigil = vigil_factory(
+        {"hall": {"main": server.url("hall"), "analysis": {"fps": 5, "keyframes_only": True},
+                  "zones": {"floor": {"polygon": whole, "intrusion": {"objects": ["person"]}}}}},
+        detector={"model": str(MODEL)},
+    )  # fmt: skip
+    vigil.start()
+    vigil.wait_state("hall", "online", timeout=60)
+
+    def rate() -> float | None:
+        analysis = vigil.camera("hall")["analysis"] or {}
+        # The rate is over 10 s: wait until the window is full of analysed keyframes.
+        return analysis["fps"] if analysis.get("fps", 0) >= 0.5 else None
+
+    fps = wait_for("keyframes analysed", rate, 60)
+    assert 0.5 <= fps <= 1.5, f"{fps} pictures/s: one keyframe a second, not the 5 fps asked"
+
+    def intrusions() -> list[dict[str, object]]:
+        listing = vigil.cli("events", "-c", str(vigil.config_path), "--camera", "hall", "--json")
+        return [e for e in json.loads(listing.stdout)["events"] if e["type"] == "intrusion"]
+
+    assert wait_for("an intrusion from keyframes alone", intrusions, 90)
+    assert vigil.stop() == 0

@@ -68,9 +68,10 @@ def console_config(directory: Path, url: str | None = None) -> str:
 
 
 @contextmanager
-def open_console(directory: Path, camera_clip: Path) -> Iterator[Console]:
-    """The console API over a new database in `directory`, with footage, an event and accounts."""
-    config = parse_config(Path(console_config(directory)).read_text())
+def open_console(directory: Path, camera_clip: Path, url: str | None = None) -> Iterator[Console]:
+    """The console API with footage, an event and accounts, over a new database: SQLite in
+    `directory`, or the one at `url`."""
+    config = parse_config(Path(console_config(directory, url)).read_text())
     context = build(config)
     index = SegmentIndex(context.engine)
     start = now_us() - 120 * US

@@ -4,8 +4,10 @@ Pictures come from the sub stream over its own connection when the camera has on
 from the recorder's own packets (copied before they are muxed; no second connection to the
 camera). The recorder hands packets over without waiting: when analysis falls behind, the
 queue is full, packets are dropped (counted, shown in status) and decoding resumes at the next
-keyframe. Only pictures due at the analysis rate are converted and analysed; in low-power
-mode only keyframes are decoded at all.
+keyframe. Only pictures due at the analysis rate are converted and handed to the analysing
+thread (a picture waiting for the shared detector does not stop decoding; when the pipeline
+falls a second behind, pictures are dropped and counted too); in low-power mode only
+keyframes are decoded at all.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from vigil.timeutil import US, now_us
 log = logging.getLogger(__name__)
 
 QUEUE_SECONDS = 2.0  # of packets waiting for analysis before they are dropped
+PICTURES_SECONDS = 1.0  # of decoded pictures waiting for the pipeline before they are dropped
 MICROSECONDS = Fraction(1, US)
 
 
@@ -61,7 +64,15 @@ class LiveAnalysis:
         self._pipeline: AnalysisPipeline | None = None
         self._next_due = 0
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"analysis-{camera}", daemon=True)
+        # Decoding and analysing run on two threads, so the stream keeps being decoded while a
+        # picture waits for the shared detector; the pictures in between wait here.
+        self._pictures: queue.Queue[tuple[int, np.ndarray] | None] = queue.Queue(
+            maxsize=max(2, int(PICTURES_SECONDS * settings.analysis.fps))
+        )
+        self._thread = threading.Thread(target=self._run, name=f"decode-{camera}", daemon=True)
+        self._analyser = threading.Thread(
+            target=self._analyse_pictures, name=f"analysis-{camera}", daemon=True
+        )
         self.dropped = 0
         self.analysed = 0
         self.lag_s: float | None = None
@@ -90,13 +101,16 @@ class LiveAnalysis:
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> None:
         self._thread.start()
+        self._analyser.start()
 
     def stop(self) -> None:
         """Stop analysing; events still open end now, since nobody watches any more."""
         self._stopping.set()
         self._offer(None)
         self._thread.join(timeout=5)
-        if self._pipeline is not None and not self._thread.is_alive():
+        self._pictures.put(None)
+        self._analyser.join(timeout=5)
+        if self._pipeline is not None and not self._analyser.is_alive():
             for update in self._pipeline.close(now_us()):
                 self.sink.emit(update)
 
@@ -186,7 +200,17 @@ class LiveAnalysis:
             if ts_us < self._next_due:
                 continue
             self._next_due = max(self._next_due + self.period_us, ts_us - self.period_us)
-            self._analyse(ts_us, analysis_picture(frame))
+            try:
+                self._pictures.put_nowait((ts_us, analysis_picture(frame)))
+            except queue.Full:
+                self.dropped += 1
+
+    def _analyse_pictures(self) -> None:
+        try:
+            while (item := self._pictures.get()) is not None:
+                self._analyse(*item)
+        except Exception:
+            log.exception("analysis stopped by an error", extra={"camera": self.camera})
 
     def _analyse(self, ts_us: int, picture: np.ndarray) -> None:
         height, width = picture.shape[:2]

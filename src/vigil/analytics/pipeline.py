@@ -7,6 +7,7 @@ results match what the camera would have raised.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,10 +26,19 @@ log = logging.getLogger(__name__)
 
 # Objects the rules need whatever the camera lists: people (who is near a bag) and bags.
 ALWAYS = ("person",)
-# Motion mostly inside a tracked object's expected box is that object moving, which the
-# tracker follows; such objects are detected again at most this often (about 2.5 per second).
+# Motion mostly inside tracked objects' expected boxes is those objects moving, which the
+# tracker follows; they are looked at again every RECHECK_US (about 2.5 times a second).
+# Motion anywhere else is looked at at once.
 EXPLAINED = 0.7
 RECHECK_US = 400_000
+# The detector is shared by every camera of the machine. When it answers slower than this, it
+# is queueing pictures, and each camera asks less: the recheck interval stretches with the
+# answer time (up to MAX_SLOWDOWN times), and motion inside a region it has just looked at and
+# found nothing in (a shadow, leaves, a class nobody asked for) waits for the next recheck.
+# Analysis so degrades evenly across cameras instead of falling behind.
+FAST_ANSWER_S = 0.1
+MAX_SLOWDOWN = 4.0
+LATENCY_WEIGHT = 0.3  # of the newest answer time in the running average
 
 
 @dataclass
@@ -65,6 +75,8 @@ class AnalysisPipeline:
         self.classes = sorted(set(settings.analysis.objects) | set(ALWAYS))
         self.stats = PipelineStats()
         self._last_detection_us = 0
+        self._examined: list[Box] = []  # the regions of the last detection
+        self._latency_s = 0.0  # running average of the detector's answer time
 
     def process(self, ts_us: int, picture: np.ndarray) -> list[EventUpdate]:
         """Analyse one BGR picture of width x height taken at ts_us (UTC microseconds)."""
@@ -80,6 +92,7 @@ class AnalysisPipeline:
         regions = []
         if self._detection_due(ts_us, motion.boxes, expected):
             regions = detection_regions(motion.boxes + expected, *self.size)
+            self._last_detection_us, self._examined = ts_us, regions
         try:
             detections = self._detect(picture, regions) if regions else []
         except DetectionError as exc:
@@ -93,17 +106,19 @@ class AnalysisPipeline:
         return updates + self.rules.update(ts_us, tracks, static)
 
     def _detection_due(self, ts_us: int, motion: list[Box], expected: list[Box]) -> bool:
-        """Detect when something moves where no tracked object explains it; objects already
-        tracked are carried by the tracker between checks, re-detected every RECHECK_US."""
+        """Detect when something moves where no tracked object explains it (nor, while the
+        detector is busy, the last detection), and every recheck while anything moves or is
+        tracked."""
         if not motion and not expected:
             return False
-        unexplained = any(
-            all(_inside(box, place) < EXPLAINED for place in expected) for box in motion
-        )
-        if unexplained or ts_us - self._last_detection_us >= RECHECK_US:
-            self._last_detection_us = ts_us
+        slowdown = min(MAX_SLOWDOWN, max(1.0, self._latency_s / FAST_ANSWER_S))
+        if ts_us - self._last_detection_us >= RECHECK_US * slowdown:
             return True
-        return False
+        # Covered by the known places together: people walking close merge into one blob.
+        known = expected + (self._examined if slowdown > 1.0 else [])
+        return any(
+            min(1.0, sum(_inside(box, place) for place in known)) < EXPLAINED for box in motion
+        )
 
     def close(self, ts_us: int) -> list[EventUpdate]:
         """End every open event: the analysis stops (end of a file, shutdown)."""
@@ -119,7 +134,12 @@ class AnalysisPipeline:
     def _detect(self, picture: np.ndarray, regions: list[Box]) -> list[Detection]:
         crops = [picture[int(r.y1) : int(r.y2), int(r.x1) : int(r.x2)] for r in regions]
         self.stats.detector_calls += 1
-        found = self.detector.detect(crops, self.classes)
+        started = time.monotonic()
+        try:
+            found = self.detector.detect(crops, self.classes)
+        finally:
+            answer_s = time.monotonic() - started
+            self._latency_s += LATENCY_WEIGHT * (answer_s - self._latency_s)
         detections = [
             Detection(d.label, d.score, Box(d.box.x1 + r.x1, d.box.y1 + r.y1,
                                             d.box.x2 + r.x1, d.box.y2 + r.y1))

@@ -136,7 +136,9 @@ def evidence_reason(request: Request) -> Reason | None:
     if not case or not text:
         return None
     case, text = case.strip(), " ".join(text.split())
-    if not CASE.match(case) or not REASON_MIN <= len(text) <= REASON_MAX:
+    # Control characters (NUL above all, which PostgreSQL text cannot hold) would make the
+    # audit record unwritable, so the request is refused rather than failed.
+    if not CASE.match(case) or not REASON_MIN <= len(text) <= REASON_MAX or not text.isprintable():
         return None
     return Reason(case, text)
 

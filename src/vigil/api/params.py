@@ -10,6 +10,7 @@ from vigil.timeutil import US, now_us, parse_iso, to_datetime
 
 MAX_RANGE_US = 24 * 3600 * US
 MAX_ID = 2**63 - 1  # the largest integer SQLite and PostgreSQL (BIGINT) store; more is 422, not 500
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it (422) before any query (500)
 Since = Annotated[str | None, Query(max_length=64, description="ISO 8601 start (UTC if no zone)")]
 Until = Annotated[str | None, Query(max_length=64, description="ISO 8601 end (UTC if no zone)")]
 

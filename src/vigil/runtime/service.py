@@ -77,6 +77,7 @@ def detector_command(config: VigilConfig) -> list[str]:
         "--storage", str(config.storage.path),
         "--adapter", settings.adapter,
         "--threads", str(settings.threads),
+        "--workers", str(settings.workers),
         "--score", str(settings.score),
     ]  # fmt: skip
     if settings.model:

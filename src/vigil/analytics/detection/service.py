@@ -86,15 +86,22 @@ class Job:
 class DetectorService:
     """The one session and its queue; `detect` is safe from any thread, `serve` listens."""
 
-    def __init__(self, detector: Detector) -> None:
+    def __init__(self, detector: Detector, workers: int = 1) -> None:
         self.detector = detector
         self.onnx = detector if isinstance(detector, OnnxDetector) else None
         self.queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self.stopping = threading.Event()
         self.served = 0  # crops run through the model
         self.expired = 0  # requests dropped because their caller had given up
-        self._worker = threading.Thread(target=self._work, name="detector", daemon=True)
-        self._worker.start()
+        self._counting = threading.Lock()
+        # Runs of one session in parallel, each on one core (the session is thread-safe and
+        # frees the GIL): cores the cameras leave idle become detections instead of queueing.
+        self._workers = [
+            threading.Thread(target=self._work, name=f"detector-{n}", daemon=True)
+            for n in range(workers)
+        ]
+        for worker in self._workers:
+            worker.start()
 
     def detect(
         self,
@@ -149,7 +156,8 @@ class DetectorService:
             live = []
             for job in jobs:
                 if job.cancelled or job.deadline <= now:
-                    self.expired += 1
+                    with self._counting:
+                        self.expired += 1
                     job.error = DetectorTimeout("detector: request expired in the queue")
                     job.done.set()
                 else:
@@ -167,15 +175,19 @@ class DetectorService:
         if self.onnx is None:
             for job in jobs:
                 job.outputs = self.detector.detect(job.images, job.classes)
-                self.served += len(job.images)
+                self._count(len(job.images))
             return
         blobs = [blob for job in jobs for blob in job.blobs]
         outputs = self.onnx.infer(blobs)
-        self.served += len(blobs)
+        self._count(len(blobs))
         start = 0
         for job in jobs:
             job.outputs = outputs[start : start + len(job.blobs)]
             start += len(job.blobs)
+
+    def _count(self, crops: int) -> None:
+        with self._counting:
+            self.served += crops
 
     def serve(self, address: Path) -> None:
         """Answer clients on a Unix socket at `address` until stop() is called."""
@@ -232,8 +244,10 @@ class DetectorService:
 
     def close(self) -> None:
         self.stop()
-        self.queue.put(None)
-        self._worker.join(timeout=5)
+        for _ in self._workers:
+            self.queue.put(None)
+        for worker in self._workers:
+            worker.join(timeout=5)
 
 
 def _parse_header(header: Any) -> tuple[float, list[str] | None, list[tuple[int, int]]]:
@@ -375,7 +389,7 @@ def run_service(
     settings: DetectorSettings, address: Path, storage_path: Path = DEFAULT_STORAGE
 ) -> None:
     """Load the detector and answer clients until SIGTERM or SIGINT."""
-    service = DetectorService(load_detector(settings, storage_path))
+    service = DetectorService(load_detector(settings, storage_path), settings.workers)
 
     def stop(_signum: int, _frame: object) -> None:
         service.stop()
@@ -395,12 +409,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--model", help="model file or known name (default: yolox-nano)")
     parser.add_argument("--adapter", default="auto", choices=["auto", "yolox", "yolov8", "hog"])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=DetectorSettings().workers)
     parser.add_argument("--score", type=float, default=DetectorSettings.score)
     args = parser.parse_args(argv)
     setup_logging(os.environ.get("VIGIL_LOG_LEVEL", "INFO"))
     settings = DetectorSettings(
-        model=args.model, adapter=args.adapter, threads=args.threads, score=args.score
-    )
+        model=args.model, adapter=args.adapter, threads=args.threads, workers=args.workers,
+        score=args.score,
+    )  # fmt: skip
     try:
         run_service(settings, args.address, args.storage)
     except DetectionError as exc:

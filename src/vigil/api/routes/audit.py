@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from vigil.api.context import context_of
-from vigil.api.params import MAX_ID, Since, Until, moment
+from vigil.api.params import MAX_ID, NO_NUL, Since, Until, moment
 from vigil.audit import read_records, verify
 from vigil.timeutil import to_iso
 
@@ -19,8 +19,8 @@ def audit_records(
     request: Request,
     since: Since = None,
     until: Until = None,
-    actor: Annotated[str | None, Query(max_length=64)] = None,
-    action: Annotated[str | None, Query(max_length=48)] = None,
+    actor: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    action: Annotated[str | None, Query(max_length=48, pattern=NO_NUL)] = None,
     after_seq: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> dict[str, Any]:

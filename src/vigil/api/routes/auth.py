@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from vigil.accounts.store import User
 from vigil.api.context import ApiContext, Caller, caller_of, context_of, source_address
+from vigil.api.params import NO_NUL
 from vigil.api.security import SESSION_COOKIE
 from vigil.errors import AccessDenied, VigilError
 
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 class Login(BaseModel):
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=64, pattern=NO_NUL)  # the audit records it
     password: str = Field(min_length=1, max_length=1024)
 
 

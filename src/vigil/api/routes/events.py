@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from vigil.analytics.types import EventType
 from vigil.api.context import ApiContext, caller_of, context_of
-from vigil.api.params import Since, Until, time_range
+from vigil.api.params import NO_NUL, Since, Until, time_range
 from vigil.events import snapshots_dir
 from vigil.events.reviews import Review, ReviewStore
 from vigil.events.store import EventStore, StoredEvent
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
 EVENT_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 EventId = Annotated[str, Path(pattern=EVENT_ID, description="the event's UUID")]
-Name = Annotated[str | None, Query(max_length=64)]
+Name = Annotated[str | None, Query(max_length=64, pattern=NO_NUL)]
 
 
 class ReviewBody(BaseModel):

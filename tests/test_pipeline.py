@@ -1,0 +1,91 @@
+"""Detection scheduling in the analysis pipeline: motion-gated, and easing off when the
+machine's shared detector is busy, on real footage with the real detector."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Collection
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from vigil.analytics.detection.base import Detector
+from vigil.analytics.detection.factory import load_detector
+from vigil.analytics.detection.settings import DetectorSettings
+from vigil.analytics.offline import sampled_pictures
+from vigil.analytics.pipeline import MAX_SLOWDOWN, RECHECK_US, AnalysisPipeline
+from vigil.analytics.settings import CameraAnalytics
+from vigil.analytics.types import Detection
+
+SHARED = Path(os.environ.get("VIGIL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+MODEL = SHARED / "models" / "yolox_nano.onnx"
+VTEST = SHARED / "data" / "vtest.avi"
+SECONDS = 24
+SETTINGS = CameraAnalytics.model_validate(
+    {
+        "zones": {
+            "all": {
+                "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                "intrusion": {"objects": ["person"]},
+            }
+        }
+    }
+)
+
+
+class BusyDetector:
+    """The real detector behind a queue of other cameras' pictures: every answer is late."""
+
+    def __init__(self, detector: Detector, wait_s: float) -> None:
+        self.detector = detector
+        self.wait_s = wait_s
+
+    def detect(
+        self, images: list[np.ndarray], classes: Collection[str] | None = None
+    ) -> list[list[Detection]]:
+        time.sleep(self.wait_s)
+        return self.detector.detect(images, classes)
+
+
+@pytest.fixture(scope="module")
+def pictures() -> list[tuple[int, np.ndarray]]:
+    assert VTEST.is_file(), f"{VTEST} is missing; set VIGIL_SHARED to the shared assets"
+    with av.open(str(VTEST)) as container:
+        frames = container.decode(video=0)
+        return list(itertools.takewhile(lambda p: p[0] < SECONDS * 1_000_000,
+                                        sampled_pictures(frames, 5.0)))  # fmt: skip
+
+
+def run(detector: Detector | BusyDetector, pictures: list[tuple[int, np.ndarray]]
+        ) -> tuple[AnalysisPipeline, list[int]]:  # fmt: skip
+    height, width = pictures[0][1].shape[:2]
+    pipeline = AnalysisPipeline("vtest", SETTINGS, detector, width, height)  # type: ignore[arg-type]
+    calls, intrusions = [], []
+    for ts_us, picture in pictures:
+        before = pipeline.stats.detector_calls
+        updates = pipeline.process(ts_us, picture)
+        if pipeline.stats.detector_calls > before:
+            calls.append(ts_us)
+        intrusions += [u for u in updates if u.phase == "new" and u.event.type == "intrusion"]
+    assert intrusions, "people walk through vtest the whole time; intrusions must be raised"
+    return pipeline, calls
+
+
+def test_a_busy_detector_is_asked_less_but_still_regularly(
+    pictures: list[tuple[int, np.ndarray]],
+) -> None:
+    assert MODEL.is_file(), f"{MODEL} is missing; set VIGIL_SHARED to the shared assets"
+    detector = load_detector(DetectorSettings(model=str(MODEL)))
+    idle, idle_calls = run(detector, pictures)
+    # People walk through the whole clip: with a free detector nearly every picture is looked at.
+    assert len(idle_calls) >= 0.6 * len(pictures)
+    busy, busy_calls = run(BusyDetector(detector, wait_s=0.25), pictures)
+    assert len(busy_calls) <= 0.6 * len(idle_calls)
+    # ...but never less often than the longest stretched recheck while people move.
+    longest = max(b - a for a, b in itertools.pairwise(busy_calls))
+    assert longest <= RECHECK_US * MAX_SLOWDOWN + 200_000
+    assert idle.stats.frames == busy.stats.frames == len(pictures)
