@@ -38,16 +38,15 @@ def _audit(console: Console) -> list[Any]:
     return read_records(console.context.engine, limit=10_000)  # type: ignore[attr-defined]
 
 
+def _playlist(console: Console):  # type: ignore[no-untyped-def]
+    """An investigator's HLS playlist of everything the fixture recorded."""
+    return _call(console, "GET", "/api/v1/playback/gate/playlist.m3u8", "investigator", REASON,
+                 params=_range(console))  # fmt: skip
+
+
 def _requests(console: Console) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
     """A concrete, valid request for every route in the access table."""
-    playlist = _call(
-        console,
-        "GET",
-        "/api/v1/playback/gate/playlist.m3u8",
-        "investigator",
-        REASON,
-        params=_range(console),
-    )
+    playlist = _playlist(console)
     assert playlist.status_code == 200, playlist.text
     segment_url = next(line for line in playlist.text.splitlines() if ".ts?" in line)
     event = console.event_id
@@ -197,14 +196,7 @@ def test_playback_is_audited_with_who_what_when_and_why(console: Console) -> Non
 
 
 def test_hls_playlist_plays_every_stored_frame(console: Console, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    playlist = _call(
-        console,
-        "GET",
-        "/api/v1/playback/gate/playlist.m3u8",
-        "investigator",
-        REASON,
-        params=_range(console),
-    )
+    playlist = _playlist(console)
     assert playlist.status_code == 200
     urls = [line for line in playlist.text.splitlines() if line and not line.startswith("#")]
     assert len(urls) == len(console.segment_ids)

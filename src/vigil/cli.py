@@ -8,16 +8,15 @@ from pathlib import Path
 from typing import Annotated, get_args
 
 import typer
-from sqlalchemy import Engine
 
 from vigil.accounts.cli import user_app
 from vigil.analytics.detection.cli import models_app
 from vigil.analytics.detection.settings import DetectorSettings
 from vigil.audit.cli import audit_app
-from vigil.config import VigilConfig, load_config
-from vigil.errors import ConfigError, VigilError
+from vigil.cli_support import ConfigOption, JsonOption, fail, load, open_database
+from vigil.config import VigilConfig
+from vigil.errors import VigilError
 from vigil.logs import setup_logging
-from vigil.storage.database import connect, migrate
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import Layout
 from vigil.storage.report import status_report
@@ -30,27 +29,11 @@ app.add_typer(models_app, name="models")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The YAML configuration.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-
-def _load(path: Path) -> VigilConfig:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-
-
-def _fail(exc: VigilError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(1)
-
 
 def _known_camera(config: VigilConfig, camera: str | None, path: Path) -> str:
     if camera not in config.cameras:
         known = ", ".join(sorted(config.cameras)) or "none"
-        raise _fail(VigilError(f"camera {camera!r} is not in {path}; known cameras: {known}"))
+        raise fail(VigilError(f"camera {camera!r} is not in {path}; known cameras: {known}"))
     return camera
 
 
@@ -58,7 +41,7 @@ def _time_range(since: str | None, until: str | None) -> tuple[int | None, int |
     try:
         return (parse_iso(since) if since else None, parse_iso(until) if until else None)
     except ValueError as exc:
-        raise _fail(VigilError(f"--since/--until: {exc}")) from None
+        raise fail(VigilError(f"--since/--until: {exc}")) from None
 
 
 @app.command()
@@ -84,34 +67,28 @@ def run(
             typer.echo(
                 f"no configuration given: recording a demo camera into {home}/storage", err=True
             )
-        run_supervisor(_load(config), config.resolve())
+        run_supervisor(load(config), config.resolve())
     except VigilError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
 
 
 @config_app.command("check")
 def config_check(file: Annotated[Path, typer.Argument(help="The YAML configuration.")]) -> None:
     """Validate a configuration: exit 0, or print each problem with its key path and line."""
-    loaded = _load(file)
+    loaded = load(file)
     typer.echo(f"{file}: ok ({len(loaded.cameras)} camera(s))")
-
-
-def _open(config: VigilConfig) -> Engine:
-    engine = connect(config.database_url())
-    migrate(engine)
-    return engine
 
 
 @app.command()
 def status(config: ConfigOption, as_json: JsonOption = False) -> None:
     """Per camera: state, last packet, fps, bitrate, segments, bytes, oldest and newest."""
-    loaded = _load(config)
+    loaded = load(config)
     if not Layout(loaded.storage.path).root.exists() and loaded.database.url is None:
-        raise _fail(VigilError(f"{loaded.storage.path}: no recordings yet; start `vigil run`"))
+        raise fail(VigilError(f"{loaded.storage.path}: no recordings yet; start `vigil run`"))
     try:
-        report = status_report(loaded, _open(loaded))
+        report = status_report(loaded, open_database(loaded))
     except VigilError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -141,11 +118,11 @@ def recordings(
     as_json: JsonOption = False,
 ) -> None:
     """The segments of one camera between --since and --until, oldest first."""
-    loaded = _load(config)
+    loaded = load(config)
     _known_camera(loaded, camera, config)
     since_us, until_us = _time_range(since, until)
     layout = Layout(loaded.storage.path)
-    segments = SegmentIndex(_open(loaded)).find(camera, since_us, until_us)
+    segments = SegmentIndex(open_database(loaded)).find(camera, since_us, until_us)
     rows = [
         {
             "start": to_iso(s.start_us),
@@ -183,14 +160,16 @@ def events(
     from vigil.analytics.types import EventType
     from vigil.events.query import list_events
 
-    loaded = _load(config)
+    loaded = load(config)
     if camera is not None:
         _known_camera(loaded, camera, config)
     types = get_args(EventType)
     if event_type is not None and event_type not in types:
-        raise _fail(VigilError(f"--type {event_type!r} is unknown; use one of {', '.join(types)}"))
+        raise fail(VigilError(f"--type {event_type!r} is unknown; use one of {', '.join(types)}"))
     since_us, until_us = _time_range(since, until)
-    found = list_events(loaded, _open(loaded), camera, event_type, since_us, until_us, limit)
+    found = list_events(
+        loaded, open_database(loaded), camera, event_type, since_us, until_us, limit
+    )
     if as_json:
         typer.echo(json.dumps({"events": found}, indent=2))
         return
@@ -221,7 +200,7 @@ def analyze(
     if config is None:
         settings, detector_settings, storage = default_analytics(), DetectorSettings(), None
     else:
-        loaded = _load(config)
+        loaded = load(config)
         settings = (
             loaded.cameras[_known_camera(loaded, camera, config)].analytics() or default_analytics()
         )
@@ -230,7 +209,7 @@ def analyze(
         detector = load_detector(detector_settings, *([storage] if storage else []))
         report = analyze_video(video, settings, detector, camera or "video")
     except VigilError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return

@@ -21,9 +21,9 @@ from vigil.accounts.passwords import one_time_password_for
 from vigil.accounts.roles import Role, parse_roles
 from vigil.accounts.sessions import Tokens
 from vigil.accounts.store import Accounts, User, check_user_name
-from vigil.config import VigilConfig, load_config
-from vigil.errors import ConfigError, VigilError
-from vigil.storage.database import connect, migrate
+from vigil.cli_support import ConfigOption, fail, load, open_database
+from vigil.config import VigilConfig
+from vigil.errors import VigilError
 from vigil.timeutil import US, now_us, to_iso
 
 user_app = typer.Typer(
@@ -31,7 +31,6 @@ user_app = typer.Typer(
     help="Add, change and list the accounts of the operator console and their API tokens.",
 )
 
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The YAML configuration.")]
 NameArgument = Annotated[str, typer.Argument(help="The user name.")]
 RoleOption = Annotated[
     list[str],
@@ -65,19 +64,13 @@ def _usage_error(message: str) -> typer.Exit:
 @contextmanager
 def _opened(path: Path) -> Iterator[tuple[VigilConfig, Engine]]:
     """The configuration and its migrated database; a Vigil error ends the command with 1."""
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    config = load(path)
     engine = None
     try:
-        engine = connect(config.database_url())
-        migrate(engine)
+        engine = open_database(config)
         yield config, engine
     except VigilError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise fail(exc) from None
     finally:
         if engine is not None:
             engine.dispose()

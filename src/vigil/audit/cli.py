@@ -8,42 +8,21 @@ from typing import Annotated
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine
 
 from vigil.audit import signing_key_path
 from vigil.audit.keys import key_id, load_or_create_signing_key, load_public_key, public_key_pem
 from vigil.audit.log import read_checkpoints, read_records
 from vigil.audit.verify import verify as verify_trail
-from vigil.config import VigilConfig, load_config
-from vigil.errors import ConfigError, VigilError
-from vigil.storage.database import connect, migrate
+from vigil.cli_support import ConfigOption, fail, load, open_database
+from vigil.config import VigilConfig
+from vigil.errors import VigilError
 from vigil.timeutil import parse_iso
 
 audit_app = typer.Typer(
     no_args_is_help=True, help="Verify the audit trail, or export it for an overseer."
 )
 
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The YAML configuration.")]
 TimeOption = Annotated[str | None, typer.Option(help="ISO 8601 time (UTC if no zone).")]
-
-
-def _load(path: Path) -> VigilConfig:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-
-
-def _fail(exc: VigilError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(1)
-
-
-def _engine(config: VigilConfig) -> Engine:
-    engine = connect(config.database_url())
-    migrate(engine)
-    return engine
 
 
 def _public_keys(config: VigilConfig, paths: list[Path] | None) -> list[Ed25519PublicKey] | None:
@@ -57,7 +36,7 @@ def _time(option: str, value: str | None) -> int | None:
     try:
         return None if value is None else parse_iso(value)
     except ValueError as exc:
-        raise _fail(VigilError(f"{option}: {exc}")) from None
+        raise fail(VigilError(f"{option}: {exc}")) from None
 
 
 @audit_app.command()
@@ -74,11 +53,11 @@ def verify(
     """Check every record's hash and link and every signed checkpoint.
 
     Exit 0 if the trail is intact, or 1 naming the first bad record."""
-    loaded = _load(config)
+    loaded = load(config)
     try:
-        report = verify_trail(_engine(loaded), _public_keys(loaded, public_key))
+        report = verify_trail(open_database(loaded), _public_keys(loaded, public_key))
     except VigilError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     first = report.first_problem
     if first is not None:
         typer.echo(f"audit trail broken at record #{first.seq}: {first.what}")
@@ -100,11 +79,11 @@ def public_key(config: ConfigOption) -> None:
     """Print the site's public key (PEM) for overseers to keep.
 
     The signing key is made if there is none yet."""
-    loaded = _load(config)
+    loaded = load(config)
     try:
         key = load_or_create_signing_key(signing_key_path(loaded)).public_key()
     except VigilError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(public_key_pem(key).decode(), nl=False)
     typer.echo(f"key id {key_id(key)}", err=True)
 
@@ -119,10 +98,10 @@ def export(config: ConfigOption, since: TimeOption = None, until: TimeOption = N
     A record's hash is SHA-256 of the JSON of its other fields (without "type" and "hash"),
     keys sorted, no spaces, non-ASCII escaped. A checkpoint's signature is Ed25519 over
     "vigil-audit-checkpoint\\n{size}\\n{head_hash}\\n{at_us}"."""
-    loaded = _load(config)
+    loaded = load(config)
     since_us, until_us = _time("--since", since), _time("--until", until)
     try:
-        engine = _engine(loaded)
+        engine = open_database(loaded)
         after = None
         while page := read_records(engine, since_us, until_us, after_seq=after):
             for entry in page:
@@ -131,4 +110,4 @@ def export(config: ConfigOption, since: TimeOption = None, until: TimeOption = N
         for checkpoint in read_checkpoints(engine, since_us, until_us):
             typer.echo(json.dumps({"type": "checkpoint", **checkpoint.as_dict()}, sort_keys=True))
     except VigilError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None

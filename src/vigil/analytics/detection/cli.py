@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from vigil.analytics.detection.models import ModelError, check, list_models, models_dirs, pull
-from vigil.config import StorageConfig, load_config
-from vigil.errors import ConfigError
+from vigil.cli_support import JsonOption, load
+from vigil.config import StorageConfig
 
 models_app = typer.Typer(no_args_is_help=True, help="List, verify and download detection models.")
 
@@ -30,11 +30,7 @@ def _directory(config: Path | None, directory: Path | None) -> Path:
         return directory
     storage = StorageConfig().path
     if config is not None:
-        try:
-            storage = load_config(config).storage.path
-        except ConfigError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(2) from None
+        storage = load(config).storage.path
     return models_dirs(storage)[0]
 
 
@@ -42,7 +38,7 @@ def _directory(config: Path | None, directory: Path | None) -> Path:
 def list_command(
     config: ConfigOption = None,
     directory: DirOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Known models and any other .onnx file in the models directory."""
     where = _directory(config, directory)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from vigil.accounts.store import User
 from vigil.api.context import ApiContext, Caller, caller_of, context_of, source_address
 from vigil.api.params import NO_NUL
+from vigil.api.routes.admin import user_json
 from vigil.api.security import SESSION_COOKIE
 from vigil.errors import AccessDenied, VigilError
 
@@ -27,14 +28,7 @@ class PasswordChange(BaseModel):
 
 
 def account_json(user: User, csrf_token: str | None) -> dict[str, Any]:
-    return {
-        "name": user.name,
-        "roles": sorted(user.roles),
-        "cameras": sorted(user.cameras) if user.cameras is not None else None,
-        "sites": sorted(user.sites) if user.sites is not None else None,
-        "must_change_password": user.must_change_password,
-        "csrf_token": csrf_token,
-    }
+    return {**user_json(user), "csrf_token": csrf_token}
 
 
 def _start_session(context: ApiContext, request: Request, response: Response, user: User) -> str:

@@ -12,6 +12,8 @@ from vigil.analytics.types import EventType
 from vigil.api.context import ApiContext, caller_of, context_of
 from vigil.api.params import NO_NUL, Since, Until, time_range
 from vigil.events import snapshots_dir
+from vigil.events.payload import box_list
+from vigil.events.payload import event_json as payload_json
 from vigil.events.reviews import Review, ReviewStore
 from vigil.events.store import EventStore, StoredEvent
 from vigil.timeutil import to_iso
@@ -33,18 +35,11 @@ def _store(context: ApiContext) -> EventStore:
 
 
 def event_json(event: StoredEvent, review: Review | None) -> dict[str, Any]:
-    box = event.box
+    """The event as MQTT and `vigil events` give it, with its box normalised to the snapshot
+    (what the console draws with), whether it has a snapshot, and its review."""
     return {
-        "id": event.id,
-        "camera": event.camera,
-        "type": event.type,
-        "label": event.label,
-        "zone": event.zone,
-        "start": to_iso(event.start_us),
-        "end": to_iso(event.end_us),
-        "score": event.score,
-        "box_normalised": None if box is None else [box.x1, box.y1, box.x2, box.y2],
-        "attributes": event.attributes,
+        **payload_json(event.to_event()),
+        "box_normalised": box_list(event.box, digits=4),
         "snapshot": event.snapshot is not None,
         "review": None
         if review is None
