@@ -36,7 +36,7 @@ from vigil.events.store import EventStore
 from vigil.storage.database import connect, migrate
 from vigil.storage.index import SegmentIndex
 from vigil.storage.report import status_report
-from vigil.storage.schema import events, segments
+from vigil.storage.schema import camera_totals, events, segments
 from vigil.timeutil import US, now_us, to_iso
 
 DAY_US = 86_400 * US
@@ -82,6 +82,12 @@ def fill(engine, names: list[str], event_count: int, now: int) -> None:  # type:
                 for t in range(day_start, now, SEGMENT_US)
             ]
             connection.execute(insert(segments), rows)
+            # As SegmentIndex.add keeps them, in the same transaction as the rows.
+            connection.execute(
+                insert(camera_totals).values(
+                    camera=name, segments=len(rows), bytes=sum(r["bytes"] for r in rows)
+                )
+            )
         for first in range(0, event_count, BATCH):
             rows = []
             for _ in range(min(BATCH, event_count - first)):
