@@ -159,6 +159,23 @@ def test_redelivered_new_is_ignored_and_a_lost_new_is_recovered(
     assert stored.snapshot is None and stored.box is None
 
 
+def test_events_a_dead_run_left_open_end_at_their_last_update(
+    store: EventStore, engine: Engine
+) -> None:
+    ours, theirs, ended = event(), event(camera="elsewhere"), event(end_us=now_us() - 30 * US)
+    for e in (ours, theirs, ended):
+        store.apply(EventUpdate("new", e), None)
+    with engine.connect() as connection:
+        last_update = connection.execute(
+            select(events.c.updated_us).where(events.c.id == ours.id)
+        ).scalar()
+    assert store.end_abandoned(["gate"]) == 1
+    assert store.get(ours.id).end_us == last_update  # type: ignore[union-attr]
+    assert store.get(theirs.id).end_us is None  # type: ignore[union-attr]  # another node's
+    assert store.get(ended.id).end_us == ended.end_us  # type: ignore[union-attr]
+    assert store.end_abandoned(["gate"]) == 0
+
+
 def test_find_filters_by_camera_type_and_time(store: EventStore) -> None:
     base = now_us() - 3600 * US
     made = {

@@ -22,7 +22,9 @@ from typing import IO, Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.config import VigilConfig
+from vigil.events import snapshots_dir
 from vigil.events.availability import Availability
+from vigil.events.store import EventStore
 from vigil.media.source import OPEN_TIMEOUT
 from vigil.runtime.backoff import Backoff
 from vigil.runtime.service import ServiceProcess, detector_command
@@ -101,6 +103,9 @@ class Supervisor:
         self.layout.recordings.mkdir(parents=True, exist_ok=True)
         migrate(self.engine)
         Reconciler(self.layout, self.index).run()
+        store = EventStore(self.engine, snapshots_dir(self.layout.root))
+        if ended := store.end_abandoned(self.config.cameras):
+            log.warning("ended events left open by the previous run", extra={"events": ended})
         for name, cam in self.config.cameras.items():
             if not cam.enabled:
                 self.status.put_cameras({name: {"state": "disabled", "since_us": now_us()}})
