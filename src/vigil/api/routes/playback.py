@@ -15,7 +15,7 @@ from vigil.api.params import MAX_ID, Since, Until, time_range
 from vigil.errors import StorageError
 from vigil.events import snapshots_dir
 from vigil.events.store import EventStore
-from vigil.playback.hls import playlist, spans
+from vigil.playback.hls import GAP_TOLERANCE_US, playable, playlist, spans
 from vigil.playback.remux import fragmented_mp4, hls_segment
 from vigil.storage.index import Segment, SegmentIndex
 from vigil.storage.schema import segments
@@ -23,12 +23,9 @@ from vigil.timeutil import US, to_iso
 
 router = APIRouter(tags=["playback"])
 
-GAP_TOLERANCE_US = US // 2
-
 
 def _playable(request: Request, camera: str, since_us: int, until_us: int) -> list[Segment]:
-    found = SegmentIndex(context_of(request).engine).find(camera, since_us, until_us)
-    return [s for s in found if s.state == "ok"]
+    return playable(SegmentIndex(context_of(request).engine).find(camera, since_us, until_us))
 
 
 @router.get("/api/v1/recordings/{camera}")
