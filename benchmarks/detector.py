@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.detector import start_detector_service
 from vigil.analytics.detection.base import open_session
 from vigil.analytics.detection.service import DetectorClient
 from vigil.analytics.detection.settings import DetectorSettings
@@ -96,23 +97,7 @@ def service_throughput(address: Path, pictures: list[np.ndarray], clients: int) 
 
 
 def start_service(address: Path, model: Path, workers: int) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable, "-m", "vigil.analytics.detection.service", "--address", str(address),
-        "--model", str(model), "--threads", "1", "--workers", str(workers),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the detector service exited: {' '.join(command)}")
-        try:
-            with socket.socket(socket.AF_UNIX) as probe:
-                probe.connect(str(address))
-            return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the detector service did not start within 60 s")
+    return start_detector_service(address, model, "--threads", "1", "--workers", str(workers))
 
 
 def main() -> None:

@@ -7,8 +7,6 @@ import multiprocessing
 import os
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
+from support.detector import start_detector_service
 from support.mot17 import frames_with_truth, match
 from vigil.analytics.detection.base import Prepared, letterbox
 from vigil.analytics.detection.factory import adapter_of, load_detector
@@ -148,22 +147,7 @@ def test_factory_picks_yolox_or_falls_back_to_hog_with_advice(
 
 
 def start_service(address: Path) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "vigil.analytics.detection.service",
-         "--address", str(address), "--model", str(MODEL)],
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the detector service exited at start"
-        try:
-            with socket.socket(socket.AF_UNIX) as probe:
-                probe.connect(str(address))
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise AssertionError("the detector service did not listen within 30 s")
+    return start_detector_service(address, MODEL, timeout=30)
 
 
 def stop_service(process: subprocess.Popen[bytes]) -> None:
