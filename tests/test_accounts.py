@@ -303,18 +303,18 @@ def test_throttle_locks_an_account_after_five_failures() -> None:
     clock = FakeClock()
     throttle = LoginThrottle(max_failures=5, window_s=300, lockout_s=60, clock=clock)
     for n in range(5):
-        assert throttle.check("alice", f"10.0.0.{n}") == 0
+        assert throttle.reserve("alice", f"10.0.0.{n}") == 0
         throttle.failure("Alice", f"10.0.0.{n}")  # spelling and address do not matter
         clock.now += 1
-    assert throttle.check("alice", "10.0.0.99") == pytest.approx(59)
-    assert throttle.check("bob", "10.0.0.1") == 0
+    assert throttle.reserve("alice", "10.0.0.99") == pytest.approx(59)
+    assert throttle.reserve("bob", "10.0.0.1") == 0
     clock.now += 59
-    assert throttle.check("alice", "10.0.0.1") == 0
+    assert throttle.reserve("alice", "10.0.0.1") == 0
     throttle.failure("alice", "10.0.0.1")  # straight after the lock: locked again, twice as long
-    assert throttle.check("alice", "10.0.0.1") == pytest.approx(120)
+    assert throttle.reserve("alice", "10.0.0.1") == pytest.approx(120)
     clock.now += 120 + 300  # a quiet window forgives
     throttle.failure("alice", "10.0.0.1")
-    assert throttle.check("alice", "10.0.0.1") == 0
+    assert throttle.reserve("alice", "10.0.0.1") == 0
 
 
 def test_throttle_failures_outside_the_window_do_not_count() -> None:
@@ -323,7 +323,7 @@ def test_throttle_failures_outside_the_window_do_not_count() -> None:
     for _ in range(10):
         throttle.failure("alice", None)
         clock.now += 100
-    assert throttle.check("alice", None) == 0
+    assert throttle.reserve("alice", None) == 0
 
 
 def test_throttle_limits_an_address_trying_many_names() -> None:
@@ -331,10 +331,10 @@ def test_throttle_limits_an_address_trying_many_names() -> None:
     throttle = LoginThrottle(per_address_max=20, clock=clock)
     for n in range(20):
         throttle.failure(f"user{n}", "203.0.113.7")
-    assert throttle.check("someone-else", "203.0.113.7") > 0
-    assert throttle.check("someone-else", "198.51.100.1") == 0
+    assert throttle.reserve("someone-else", "203.0.113.7") > 0
+    assert throttle.reserve("someone-else", "198.51.100.1") == 0
     throttle.success("user0", "203.0.113.7")  # a login of their own does not clear the address
-    assert throttle.check("user0", "203.0.113.7") > 0
+    assert throttle.reserve("user0", "203.0.113.7") > 0
 
 
 def test_throttle_success_forgives_the_account() -> None:
@@ -345,9 +345,9 @@ def test_throttle_success_forgives_the_account() -> None:
     throttle.success("alice", "10.0.0.1")
     for _ in range(4):
         throttle.failure("alice", "10.0.0.1")
-    assert throttle.check("alice", "10.0.0.1") == 0
+    assert throttle.reserve("alice", "10.0.0.1") == 0
     throttle.failure("alice", "10.0.0.1")
-    assert throttle.check("alice", "10.0.0.1") > 0
+    assert throttle.reserve("alice", "10.0.0.1") > 0
 
 
 @pytest.fixture

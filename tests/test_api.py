@@ -4,16 +4,15 @@ real footage. The allow/deny expectations come from the one table in vigil.api.a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import av
-from fastapi.routing import APIRoute
 from sqlalchemy import select, text
 
 from support.console import PASSWORD, REASON, ROLES, Console
 from vigil.accounts.roles import Role
 from vigil.api.access import ACCESS, permitted
+from vigil.api.app import api_routes
 from vigil.audit import read_records
 from vigil.storage.schema import audit_records
 
@@ -109,17 +108,9 @@ def _range(console: Console) -> dict[str, str]:
     return {"since": to_iso(console.start_us - 10**6), "until": to_iso(console.end_us + 10**6)}
 
 
-def _api_routes(routes: list[Any]) -> Iterator[APIRoute]:
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif hasattr(route, "original_router"):  # FastAPI >= 0.16x keeps included routers whole
-            yield from _api_routes(route.original_router.routes)
-
-
 def test_every_route_has_exactly_one_access_rule(console: Console) -> None:
     app = console.client.app  # type: ignore[attr-defined]
-    routes = {(m, r.path) for r in _api_routes(app.routes) for m in r.methods}
+    routes = {(m, r.path) for r in api_routes(app.routes) for m in r.methods}
     assert routes == set(ACCESS)
 
 

@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     ValidationError,
     field_validator,
 )
@@ -121,6 +122,11 @@ class ApiConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="reverse proxies whose X-Forwarded-For is believed, e.g. [127.0.0.1/32]; "
+        "none by default: the peer address is the caller",
+    )
     tile_url: str | None = Field(
         None,
         description="map tiles, e.g. https://tiles.example/{z}/{x}/{y}.png; none: offline map",

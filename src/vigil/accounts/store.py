@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,6 +26,8 @@ from vigil.timeutil import now_us
 
 USER_NAME = re.compile(r"^[a-z0-9._-]{1,64}$")
 FIRST_ADMIN = "admin"
+# Writes the audit record of a change inside the change's own transaction.
+Audit = Callable[[Connection], object]
 
 
 class AccountError(VigilError):
@@ -127,7 +129,9 @@ class Accounts:
         cameras: Iterable[str] | None = None,
         sites: Iterable[str] | None = None,
         must_change: bool = False,
+        audit: Audit | None = None,
     ) -> User:
+        """A new account. `audit` writes the record of the change in its transaction."""
         check_user_name(name)
         role_list = _roles(name, roles)
         camera_list, site_list = _scope(name, cameras, sites)
@@ -147,6 +151,8 @@ class Accounts:
         try:
             with self._engine.begin() as connection:
                 connection.execute(insert(users).values(values))
+                if audit:
+                    audit(connection)
         except IntegrityError:
             raise AccountExists(
                 f"user {name!r} already exists; choose another name, or change its password"
@@ -172,7 +178,9 @@ class Accounts:
         with self._engine.connect() as connection:
             return connection.execute(select(func.count()).select_from(users)).scalar_one()
 
-    def set_password(self, name: str, password: str, must_change: bool = False) -> None:
+    def set_password(
+        self, name: str, password: str, must_change: bool = False, audit: Audit | None = None
+    ) -> None:
         """Replace the password and end every browser session of the account."""
         check_password_policy(name, password)
         current = self._row(name)
@@ -185,11 +193,12 @@ class Accounts:
             name,
             {"password_hash": hash_password(password), "must_change_password": must_change},
             end_sessions=True,
+            audit=audit,
         )
 
-    def disable(self, name: str) -> None:
+    def disable(self, name: str, audit: Audit | None = None) -> None:
         """Refuse further logins, end the account's sessions and revoke its API tokens."""
-        self._update(name, {"disabled": True}, end_sessions=True, revoke_tokens=True)
+        self._update(name, {"disabled": True}, end_sessions=True, revoke_tokens=True, audit=audit)
 
     def enable(self, name: str) -> None:
         self._update(name, {"disabled": False})
@@ -257,6 +266,7 @@ class Accounts:
         values: dict[str, Any],
         end_sessions: bool = False,
         revoke_tokens: bool = False,
+        audit: Audit | None = None,
     ) -> None:
         with self._engine.begin() as connection:
             row = connection.execute(select(users).where(users.c.name == name)).mappings().first()
@@ -274,6 +284,8 @@ class Accounts:
                 connection.execute(
                     update(api_tokens).where(api_tokens.c.user_id == row["id"]).values(revoked=True)
                 )
+            if audit:
+                audit(connection)
 
 
 def _keep_an_admin(connection: Connection, user: User, values: dict[str, Any]) -> None:

@@ -3,23 +3,28 @@ trail, and who is calling."""
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import HTTPException, Request
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from vigil.accounts.sessions import Sessions, Tokens
 from vigil.accounts.store import Accounts, User
-from vigil.accounts.throttle import LoginThrottle
+from vigil.accounts.throttle import LoginThrottle, RefusalThrottle
+from vigil.api.access import ACCESS
 from vigil.api.grants import Grants
+from vigil.api.origin import Origin, origin_of
 from vigil.audit import AuditLog, AuditRecord
 from vigil.config import CameraConfig, VigilConfig
 from vigil.errors import AuditError
 from vigil.storage.layout import Layout
 from vigil.timeutil import US, now_us
 
+log = logging.getLogger(__name__)
 CASE = re.compile(r"^[\w./:#-]{1,64}$")
 REASON_MIN, REASON_MAX = 5, 500
 
@@ -32,6 +37,7 @@ class Caller:
     via: str  # session | token | anonymous
     csrf_token: str | None = None
     session_token: str | None = None
+    credential: str = ""  # SHA-256 of the session or bearer secret: what grants are bound to
 
     @property
     def name(self) -> str:
@@ -60,6 +66,7 @@ class ApiContext:
         self.sessions = Sessions(engine, int(config.api.session_hours * 3600))
         self.tokens = Tokens(engine)
         self.throttle = LoginThrottle()
+        self.refusals = RefusalThrottle()
         self.audit_log = audit_log
         self.grants = Grants()
 
@@ -72,14 +79,19 @@ class ApiContext:
         since_us: int | None = None,
         until_us: int | None = None,
         actor: str | None = None,
+        connection: Connection | None = None,
         **detail: Any,
     ) -> int:
         """Append the audit record of this request; when it cannot be written the request fails
-        (503) before any footage leaves, so nothing is seen unrecorded."""
+        (503) before any footage leaves, so nothing is seen unrecorded. With `connection`, the
+        record joins the transaction of the change it records (see AuditLog.append)."""
         caller = caller_of(request)
         reason: Reason | None = getattr(request.state, "reason", None)
         if reason is not None:
             detail["case"] = reason.case
+        origin = self.origin(request)
+        if origin.forwarded:
+            detail["forwarded_for"] = origin.forwarded
         record = AuditRecord(
             at_us=now_us(),
             actor=actor or caller.name,
@@ -90,30 +102,76 @@ class ApiContext:
             since_us=since_us,
             until_us=until_us,
             reason=str(reason) if reason else None,
-            source=source_address(request),
+            source=origin.peer,
             detail=detail,
         )
         try:
-            return self.audit_log.append(record).seq
+            return self.audit_log.append(record, connection).seq
         except AuditError as exc:
-            raise HTTPException(
-                503, f"the audit trail cannot be written, so access is refused: {exc}"
-            ) from None
+            raise _unauditable(exc) from None
 
-    def camera(self, request: Request, name: str) -> CameraConfig:
-        """A configured camera the caller may see; any other name is 404 (existence of
-        cameras outside one's scope is not revealed)."""
+    def ensure_auditable(self) -> None:
+        """Refuse (503) unless the audit trail could record an access now."""
+        try:
+            self.audit_log.probe()
+        except AuditError as exc:
+            raise _unauditable(exc) from None
+
+    def origin(self, request: Request) -> Origin:
+        return origin_of(request, self.config.api.trusted_proxies)
+
+    def refuse(
+        self, request: Request, action: str, outcome: str, cameras: list[str], **detail: Any
+    ) -> None:
+        """Audit a refused request, unless the account has been refused so often of late that
+        it is throttled (429, unaudited: it is being turned away, not let in)."""
+        account = caller_of(request).name
+        wait = self.refusals.wait(account)
+        if wait > 0:
+            raise HTTPException(
+                429,
+                f"too many refused requests; try again in {wait:.0f} s",
+                headers={"Retry-After": str(int(wait) + 1)},
+            )
+        if self.refusals.refused(account):
+            detail["throttled"] = "further refusals of this account go unrecorded for a while"
+        self.audit(request, action, outcome, cameras, **detail)
+
+    def can_see(self, request: Request, name: str) -> bool:
         camera = self.config.cameras.get(name)
         user = caller_of(request).user
-        if camera is None or user is None or not user.can_see(name, camera.site):
+        return camera is not None and user is not None and user.can_see(name, camera.site)
+
+    def camera(self, request: Request, name: str) -> CameraConfig:
+        """A configured camera the caller may see. Any other name is 404, since the existence
+        of cameras outside one's scope is not revealed, and is audited as a denial."""
+        if not self.can_see(request, name):
+            self.refuse(request, route_action(request), "denied", [name], why="scope")
             raise HTTPException(404, f"camera {name!r} not found")
-        return camera
+        return self.config.cameras[name]
 
     def visible_cameras(self, request: Request) -> list[str]:
         user = caller_of(request).user
         if user is None:
             return []
         return [n for n, c in self.config.cameras.items() if user.can_see(n, c.site)]
+
+
+def _unauditable(exc: AuditError) -> HTTPException:
+    # The cause names the database; it goes to the log for the administrator, not to callers.
+    log.error("the audit trail cannot be written", extra={"error": str(exc)})
+    return HTTPException(
+        503,
+        "the audit trail cannot be written, so access is refused; the administrator will find "
+        "the cause in Vigil's log",
+    )
+
+
+def route_action(request: Request) -> str:
+    """The audit action of the route being called, or "access" for one that records none."""
+    route = request.scope.get("route")
+    rule = ACCESS.get((request.method, getattr(route, "path", "")))
+    return (rule.audit if rule else None) or "access"
 
 
 def context_of(request: Request) -> ApiContext:
@@ -124,15 +182,11 @@ def caller_of(request: Request) -> Caller:
     return getattr(request.state, "caller", None) or Caller(None, "anonymous")
 
 
-def source_address(request: Request) -> str:
-    return request.client.host if request.client else "-"
-
-
 def evidence_reason(request: Request) -> Reason | None:
     """The case reference and reason of an evidence request, from the X-Vigil-Case and
     X-Vigil-Reason headers or the case and reason query parameters (for <video src>)."""
-    case = request.headers.get("x-vigil-case") or request.query_params.get("case")
-    text = request.headers.get("x-vigil-reason") or request.query_params.get("reason")
+    case = _header(request, "x-vigil-case") or request.query_params.get("case")
+    text = _header(request, "x-vigil-reason") or request.query_params.get("reason")
     if not case or not text:
         return None
     case, text = case.strip(), " ".join(text.split())
@@ -141,6 +195,18 @@ def evidence_reason(request: Request) -> Reason | None:
     if not CASE.match(case) or not REASON_MIN <= len(text) <= REASON_MAX or not text.isprintable():
         return None
     return Reason(case, text)
+
+
+def _header(request: Request, name: str) -> str | None:
+    """A header as text: UTF-8, percent-encoded (what the console sends, since browsers send
+    header values as Latin-1) or raw. None if it is not valid UTF-8."""
+    value = request.headers.get(name)
+    if value is None:
+        return None
+    try:
+        return unquote(value.encode("latin-1").decode("utf-8"), errors="strict")
+    except UnicodeError:
+        return None
 
 
 def seconds_us(seconds: float) -> int:

@@ -1,4 +1,9 @@
-"""Security headers on every answer, as pure ASGI so streamed video passes through untouched."""
+"""Security headers on every answer, as pure ASGI so streamed video passes through untouched.
+
+API answers are never cached unless a route says otherwise: they carry one-time passwords,
+CSRF tokens and personal data. Redirects (the router's trailing-slash ones) point at a path
+on this server, never at whatever Host header the request carried.
+"""
 
 from __future__ import annotations
 
@@ -36,9 +41,25 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        api = scope["path"].startswith(("/api/", "/metrics"))
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *self.headers]
+                headers = [_relative(h) for h in message.get("headers", [])]
+                if api and not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = [*headers, *self.headers]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _relative(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    name, value = header
+    if name.lower() != b"location":
+        return header
+    parts = urlsplit(value.decode("latin-1"))
+    path = parts.path or "/"
+    # "//host/..." would still leave this server.
+    path = "/" + path.lstrip("/")
+    return name, (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")

@@ -8,10 +8,14 @@ are not sent by browsers on their own, so they need no CSRF token.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
+from vigil.accounts.sessions import secret_hash
 from vigil.api.access import ACCESS, PASSWORD_CHANGE_ROUTES, permitted
 from vigil.api.context import Caller, context_of, evidence_reason
 
@@ -33,13 +37,19 @@ def authenticate(request: Request) -> Caller:
                 "`vigil user token`",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        return Caller(user, "token")
+        return Caller(user, "token", credential=secret_hash(secret.strip()))
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         found = context.sessions.lookup(cookie)
         if found is not None:
             user, csrf = found
-            return Caller(user, "session", csrf_token=csrf, session_token=cookie)
+            return Caller(
+                user,
+                "session",
+                csrf_token=csrf,
+                session_token=cookie,
+                credential=secret_hash(cookie),
+            )
     return Caller(None, "anonymous")
 
 
@@ -49,7 +59,7 @@ def path_cameras(request: Request) -> list[str]:
 
 
 def enforce(request: Request) -> None:
-    """The app-wide dependency: authenticate, then apply the route's rule from ACCESS."""
+    """Authenticate, then apply the route's rule from ACCESS."""
     route = request.scope.get("route")
     key = (request.method, route.path if isinstance(route, APIRoute) else "")
     rule = ACCESS.get(key)
@@ -74,13 +84,13 @@ def enforce(request: Request) -> None:
         raise HTTPException(403, "change your one-time password first (POST /api/v1/auth/password)")
     if not permitted(rule, caller.user.roles):
         if rule.audit:
-            context.audit(request, rule.audit, "denied", path_cameras(request))
+            context.refuse(request, rule.audit, "denied", path_cameras(request), why="role")
         raise HTTPException(403, "your role does not allow this")
     if rule.reason:
         reason = evidence_reason(request)
         if reason is None:
             if rule.audit:
-                context.audit(request, rule.audit, "refused", path_cameras(request))
+                context.refuse(request, rule.audit, "refused", path_cameras(request))
             raise HTTPException(
                 400,
                 "evidence access needs a case reference and a reason: send the "
@@ -88,3 +98,17 @@ def enforce(request: Request) -> None:
                 "characters) headers, or the case and reason query parameters",
             )
         request.state.reason = reason
+
+
+class EnforcedRoute(APIRoute):
+    """A route that runs `enforce` before anything else, its body included: an anonymous or
+    forbidden caller is answered before a byte of what they sent is read or parsed."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def enforced(request: Request) -> Response:
+            await run_in_threadpool(enforce, request)
+            return await handler(request)
+
+        return enforced

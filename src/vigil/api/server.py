@@ -9,7 +9,6 @@ import argparse
 import logging
 import os
 import sys
-import threading
 from pathlib import Path
 
 import uvicorn
@@ -18,12 +17,11 @@ from vigil.api.app import create_app
 from vigil.api.context import ApiContext
 from vigil.audit import open_audit_log
 from vigil.config import VigilConfig, load_config
-from vigil.errors import AuditError, VigilError
+from vigil.errors import VigilError
 from vigil.logs import setup_logging
 from vigil.storage.database import connect, migrate
 
 log = logging.getLogger(__name__)
-CHECKPOINT_INTERVAL = 60.0
 
 
 def announce_first_admin(context: ApiContext) -> None:
@@ -41,16 +39,6 @@ def announce_first_admin(context: ApiContext) -> None:
         file=sys.stderr,
         flush=True,
     )
-
-
-def sign_checkpoints(context: ApiContext, stop: threading.Event) -> None:
-    """Sign the head of the audit chain every minute, so at most a minute of records is ever
-    unsigned (deleting signed records is detectable; an unsigned tail is not)."""
-    while not stop.wait(CHECKPOINT_INTERVAL):
-        try:
-            context.audit_log.checkpoint()
-        except AuditError as exc:
-            log.error("cannot sign an audit checkpoint", extra={"error": str(exc)})
 
 
 def build(config: VigilConfig) -> ApiContext:
@@ -75,21 +63,18 @@ def main() -> None:
         "console listening",
         extra={"url": f"http://{config.api.host}:{config.api.port}/"},
     )
-    stop = threading.Event()
-    signer = threading.Thread(target=sign_checkpoints, args=(context, stop), daemon=True)
-    signer.start()
-    try:
-        uvicorn.run(
-            create_app(context),
-            host=config.api.host,
-            port=config.api.port,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=3,
-        )
-    finally:
-        stop.set()
-        context.audit_log.checkpoint()
+    uvicorn.run(
+        create_app(context),
+        host=config.api.host,
+        port=config.api.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=3,
+        # The peer address is the caller; X-Forwarded-For is read, from trusted proxies only,
+        # by api/origin.py. uvicorn's default would believe it from 127.0.0.1.
+        proxy_headers=False,
+        server_header=False,
+    )
 
 
 if __name__ == "__main__":

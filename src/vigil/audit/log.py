@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import JSON, Connection, Engine, Integer, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from vigil.audit.clean import clean
 from vigil.audit.keys import key_id
 from vigil.errors import AuditError
 from vigil.storage.schema import audit_checkpoints, audit_records
@@ -134,8 +135,11 @@ class AuditLog:
     def public_key(self) -> Ed25519PublicKey:
         return self.signing_key.public_key()
 
-    def append(self, record: AuditRecord) -> AuditEntry:
-        record = _as_stored(record)
+    def append(self, record: AuditRecord, connection: Connection | None = None) -> AuditEntry:
+        """Append the record in its own transaction, or in the caller's `connection` so that
+        the change it records and the record commit together or not at all. The caller must
+        have written in that transaction already: SQLite then holds the write lock."""
+        record = _as_stored(clean(record))
 
         def write(connection: Connection) -> AuditEntry:
             head = _head(connection)
@@ -145,7 +149,16 @@ class AuditLog:
                 self._sign(connection, entry.seq, entry.hash)
             return entry
 
-        return self._transaction(write, f"record {record.action!r} by {record.actor!r}")
+        what = f"record {record.action!r} by {record.actor!r}"
+        if connection is None:
+            return self._transaction(write, what)
+        try:
+            lock = WRITE_LOCK.get(connection.dialect.name)
+            if lock and connection.dialect.name != "sqlite":
+                connection.exec_driver_sql(lock)
+            return write(connection)
+        except SQLAlchemyError as exc:
+            raise self._unwritable(what, exc) from exc
 
     def append_system(self, action: str, detail: Mapping[str, Any]) -> AuditEntry:
         """A record of something Vigil itself did, such as creating the first account."""
@@ -161,6 +174,20 @@ class AuditLog:
                 self._sign(connection, size, head_hash)
 
         self._transaction(write, "sign an audit checkpoint")
+
+    def probe(self) -> None:
+        """Raise AuditError unless a record could be appended now: one is written and rolled
+        back, so locks, triggers and constraints all get their say. For footage paths that
+        are covered by an earlier record but must still fail closed."""
+
+        def write(connection: Connection) -> None:
+            probe = AuditRecord("vigil", "system", "audit.probe", "ok", "vigil")
+            head = _head(connection)
+            entry = AuditEntry.seal(head[0] + 1, _as_stored(probe), head[1])
+            connection.execute(insert(audit_records).values(**entry.as_dict()))
+            connection.rollback()
+
+        self._transaction(write, "check that a record can be appended")
 
     def _sign(self, connection: Connection, size: int, head_hash: str) -> None:
         checkpoint = Checkpoint.sign(self.signing_key, size, head_hash)
@@ -178,16 +205,20 @@ class AuditLog:
             except IntegrityError:
                 continue
             except SQLAlchemyError as exc:
-                cause = getattr(exc, "orig", None) or exc
-                raise AuditError(
-                    f"cannot {what} in the audit trail of {url} ({cause}); the access is "
-                    "refused until the database is reachable and writable: check it is up, "
-                    "its disk has free space and Vigil may write to it"
-                ) from exc
+                raise self._unwritable(what, exc) from exc
         raise AuditError(
             f"cannot {what} in the audit trail of {url}: its next place was taken {ATTEMPTS} "
             "times over, by a writer that skips the lock or by tampering; the access is "
             "refused; run `vigil audit verify`"
+        )
+
+    def _unwritable(self, what: str, exc: SQLAlchemyError) -> AuditError:
+        url = self.engine.url.render_as_string(hide_password=True)
+        cause = getattr(exc, "orig", None) or exc
+        return AuditError(
+            f"cannot {what} in the audit trail of {url} ({cause}); the access is refused "
+            "until the database is reachable and writable: check it is up, its disk has free "
+            "space and Vigil may write to it"
         )
 
 

@@ -3,10 +3,10 @@ verdict stands; every one is also in the audit trail."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from vigil.storage.schema import event_reviews
 from vigil.timeutil import now_us
@@ -25,7 +25,15 @@ class ReviewStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def put(self, event_id: str, verdict: str, note: str, user_name: str) -> None:
+    def put(
+        self,
+        event_id: str,
+        verdict: str,
+        note: str,
+        user_name: str,
+        audit: Callable[[Connection], object] | None = None,
+    ) -> None:
+        """Record the verdict; `audit` writes the audit record in the same transaction."""
         row = {
             "event_id": event_id,
             "verdict": verdict,
@@ -36,6 +44,8 @@ class ReviewStore:
         with self.engine.begin() as connection:
             connection.execute(delete(event_reviews).where(event_reviews.c.event_id == event_id))
             connection.execute(insert(event_reviews).values(**row))
+            if audit:
+                audit(connection)
 
     def get_many(self, event_ids: Iterable[str]) -> dict[str, Review]:
         ids = list(event_ids)

@@ -7,16 +7,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 
-from vigil.accounts.passwords import generate_one_time_password
+from vigil.accounts.passwords import one_time_password_for
 from vigil.accounts.roles import Role
 from vigil.accounts.store import User
 from vigil.api.context import context_of
+from vigil.api.security import EnforcedRoute
 from vigil.config import redact_url
 from vigil.errors import VigilError
 from vigil.storage.layout import free_and_total
 from vigil.storage.report import status_report
 
-router = APIRouter(prefix="/api/v1", tags=["admin"])
+router = APIRouter(prefix="/api/v1", tags=["admin"], route_class=EnforcedRoute)
 UserName = Annotated[str, Path(pattern=r"^[a-z0-9._-]{1,64}$")]
 
 
@@ -83,16 +84,8 @@ def add_user(body: NewUser, request: Request) -> dict[str, Any]:
     unknown = sorted(set(body.cameras or []) - set(context.config.cameras))
     if unknown:
         raise HTTPException(422, f"unknown cameras {unknown}; use names from the configuration")
-    context.audit(
-        request,
-        "user.add",
-        "ok",
-        body.cameras or [],
-        user=body.name,
-        roles=sorted(body.roles),
-        sites=body.sites,
-    )
-    password = generate_one_time_password()
+    detail = {"user": body.name, "roles": sorted(body.roles), "sites": body.sites}
+    password = one_time_password_for(body.name)
     try:
         user = context.accounts.add(
             body.name,
@@ -101,8 +94,12 @@ def add_user(body: NewUser, request: Request) -> dict[str, Any]:
             cameras=body.cameras,
             sites=body.sites,
             must_change=True,
+            audit=lambda connection: context.audit(
+                request, "user.add", "ok", body.cameras or [], connection=connection, **detail
+            ),
         )
     except VigilError as exc:
+        context.audit(request, "user.add", "refused", body.cameras or [], **detail, why=str(exc))
         raise HTTPException(409, str(exc)) from None
     return {"user": user_json(user), "one_time_password": password}
 
@@ -113,10 +110,15 @@ def disable_user(user: UserName, request: Request) -> dict[str, Any]:
     context = context_of(request)
     if context.accounts.get(user) is None:
         raise HTTPException(404, f"user {user!r} not found")
-    context.audit(request, "user.disable", "ok", user=user)
     try:
-        context.accounts.disable(user)
+        context.accounts.disable(
+            user,
+            audit=lambda connection: context.audit(
+                request, "user.disable", "ok", connection=connection, user=user
+            ),
+        )
     except VigilError as exc:
+        context.audit(request, "user.disable", "refused", user=user, why=str(exc))
         raise HTTPException(409, str(exc)) from None
     found = context.accounts.get(user)
     assert found is not None

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query, Request
 
 from vigil.api.context import context_of
 from vigil.api.params import MAX_ID, NO_NUL, Since, Until, moment
+from vigil.api.security import EnforcedRoute
 from vigil.audit import read_records, verify
 from vigil.timeutil import to_iso
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], route_class=EnforcedRoute)
 
 
 @router.get("")

@@ -8,13 +8,13 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from vigil.accounts.store import User
-from vigil.api.context import ApiContext, Caller, caller_of, context_of, source_address
+from vigil.api.context import ApiContext, Caller, caller_of, context_of
 from vigil.api.params import NO_NUL
 from vigil.api.routes.admin import user_json
-from vigil.api.security import SESSION_COOKIE
+from vigil.api.security import SESSION_COOKIE, EnforcedRoute
 from vigil.errors import AccessDenied, VigilError
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=EnforcedRoute)
 
 
 class Login(BaseModel):
@@ -54,8 +54,8 @@ def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
     """Sign in with a name and password; sets the session cookie and returns the CSRF token
     to send as X-CSRF-Token on every state-changing request."""
     context = context_of(request)
-    address = source_address(request)
-    wait = context.throttle.check(body.name, address)
+    address = context.origin(request).client
+    wait = context.throttle.reserve(body.name, address)
     if wait > 0:
         context.audit(request, "login", "throttled", actor=body.name)
         raise HTTPException(
@@ -69,6 +69,9 @@ def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
         context.throttle.failure(body.name, address)
         context.audit(request, "login", "failed", actor=body.name)
         raise HTTPException(401, "wrong name or password") from None
+    except BaseException:
+        context.throttle.failure(body.name, address)  # an attempt that broke still counts
+        raise
     context.throttle.success(body.name, address)
     request.state.caller = Caller(user, "session")
     context.audit(request, "login", "ok")
@@ -107,10 +110,16 @@ def change_password(body: PasswordChange, request: Request, response: Response) 
         context.audit(request, "password.change", "failed")
         raise HTTPException(403, "the current password is wrong") from None
     try:
-        context.accounts.set_password(caller.user.name, body.new)
+        context.accounts.set_password(
+            caller.user.name,
+            body.new,
+            audit=lambda connection: context.audit(
+                request, "password.change", connection=connection
+            ),
+        )
     except VigilError as exc:
+        context.audit(request, "password.change", "refused", why=str(exc))
         raise HTTPException(422, str(exc)) from None
-    context.audit(request, "password.change")
     user = context.accounts.get(caller.user.name)
     assert user is not None
     csrf = _start_session(context, request, response, user) if caller.via == "session" else None

@@ -12,12 +12,13 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from vigil.api.context import context_of
+from vigil.api.security import EnforcedRoute
 from vigil.errors import AuditError
 from vigil.playback.live import NoFootage, live_fmp4
 from vigil.storage.index import SegmentIndex
 from vigil.storage.report import status_report
 
-router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
+router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"], route_class=EnforcedRoute)
 log = logging.getLogger(__name__)
 
 

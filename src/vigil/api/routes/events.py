@@ -9,8 +9,9 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from vigil.analytics.types import EventType
-from vigil.api.context import ApiContext, caller_of, context_of
+from vigil.api.context import ApiContext, caller_of, context_of, route_action
 from vigil.api.params import NO_NUL, Since, Until, time_range
+from vigil.api.security import EnforcedRoute
 from vigil.events import snapshots_dir
 from vigil.events.payload import box_list
 from vigil.events.payload import event_json as payload_json
@@ -18,7 +19,7 @@ from vigil.events.reviews import Review, ReviewStore
 from vigil.events.store import EventStore, StoredEvent
 from vigil.timeutil import to_iso
 
-router = APIRouter(prefix="/api/v1/events", tags=["events"])
+router = APIRouter(prefix="/api/v1/events", tags=["events"], route_class=EnforcedRoute)
 
 EVENT_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 EventId = Annotated[str, Path(pattern=EVENT_ID, description="the event's UUID")]
@@ -53,12 +54,16 @@ def event_json(event: StoredEvent, review: Review | None) -> dict[str, Any]:
 
 
 def _event(request: Request, event_id: str) -> StoredEvent:
-    """An event of a camera the caller may see; any other id is 404."""
+    """An event of a camera the caller may see; any other id is 404, the same answer whether
+    the event does not exist or is out of scope, and the latter is audited as a denial."""
     context = context_of(request)
     event = _store(context).get(event_id)
+    if event is not None and not context.can_see(request, event.camera):
+        action = route_action(request)
+        context.refuse(request, action, "denied", [event.camera], why="scope", event=event_id)
+        event = None
     if event is None:
         raise HTTPException(404, f"event {event_id} not found")
-    context.camera(request, event.camera)
     return event
 
 
@@ -151,17 +156,23 @@ def review(event_id: EventId, body: ReviewBody, request: Request) -> dict[str, A
     """Acknowledge the event or mark it a false alarm, with a note."""
     context = context_of(request)
     event = _event(request, event_id)
-    context.audit(
-        request,
-        "event.review",
-        "ok",
-        [event.camera],
-        event.start_us,
-        event.end_us,
-        event=event_id,
-        verdict=body.verdict,
-        note=body.note,
-    )
     reviews = ReviewStore(context.engine)
-    reviews.put(event_id, body.verdict, body.note, caller_of(request).name)
+    reviews.put(
+        event_id,
+        body.verdict,
+        body.note,
+        caller_of(request).name,
+        audit=lambda connection: context.audit(
+            request,
+            "event.review",
+            "ok",
+            [event.camera],
+            event.start_us,
+            event.end_us,
+            connection=connection,
+            event=event_id,
+            verdict=body.verdict,
+            note=body.note,
+        ),
+    )
     return event_json(event, reviews.get_many([event_id])[event_id])

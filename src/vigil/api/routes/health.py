@@ -9,8 +9,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.api.context import context_of
 from vigil.api.metrics import render_metrics
+from vigil.api.security import EnforcedRoute
 
-router = APIRouter()
+router = APIRouter(route_class=EnforcedRoute)
 
 
 @router.get("/healthz", tags=["health"])

@@ -12,6 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from vigil.api.context import caller_of, context_of
 from vigil.api.params import MAX_ID, Since, Until, time_range
+from vigil.api.security import EnforcedRoute
 from vigil.errors import StorageError
 from vigil.events import snapshots_dir
 from vigil.events.store import EventStore
@@ -21,7 +22,7 @@ from vigil.storage.index import Segment, SegmentIndex
 from vigil.storage.schema import segments
 from vigil.timeutil import US, to_iso
 
-router = APIRouter(tags=["playback"])
+router = APIRouter(tags=["playback"], route_class=EnforcedRoute)
 
 
 def _playable(request: Request, camera: str, since_us: int, until_us: int) -> list[Segment]:
@@ -86,7 +87,10 @@ def hls_playlist(
         format="hls",
         segments=len(found),
     )
-    grant = context.grants.issue(caller_of(request).name, camera, seq)
+    last_segment = max((s.id for s in found), default=0)
+    grant = context.grants.issue(
+        caller_of(request).credential, camera, seq, (since_us, until_us), last_segment
+    )
     text = playlist(found, lambda s: f"segments/{s.id}.ts?grant={grant}")
     return Response(
         text, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-store"}
@@ -101,10 +105,12 @@ def segment(
     grant: Annotated[str, Query(max_length=200)] = "",
 ) -> StreamingResponse:
     """One segment of a playlist, with the grant the playlist gave: stream copy, stamped with
-    its recording time so that the playlist's segments continue each other."""
+    its recording time so that the playlist's segments continue each other. Only segments of
+    the playlist's audited range pass, and only while the audit trail could record access."""
     context = context_of(request)
     context.camera(request, camera)
-    if context.grants.check(grant, caller_of(request).name, camera) is None:
+    found = context.grants.check(grant, caller_of(request).credential, camera)
+    if found is None:
         raise HTTPException(403, "no valid grant: request the playlist again (with a reason)")
     with context.engine.connect() as connection:
         row = connection.execute(
@@ -112,6 +118,13 @@ def segment(
         ).first()
     if row is None or row.state != "ok":
         raise HTTPException(404, f"segment {segment_id} of camera {camera!r} not found")
+    if not found.covers(row.id, row.start_us, row.end_us):
+        raise HTTPException(
+            403,
+            f"segment {segment_id} is outside the playlist's audited range; request a "
+            "playlist of its time (with a reason)",
+        )
+    context.ensure_auditable()
     path = _inside(context.layout.recordings, context.layout.absolute(row.path))
     try:
         body = hls_segment(path, row.start_us)

@@ -56,7 +56,11 @@ export function clearCase() {
 export function evidenceHeaders() {
   const found = currentCase();
   if (!found) throw new CaseMissing();
-  return { "X-Vigil-Case": found.reference, "X-Vigil-Reason": found.reason };
+  // Header values travel as Latin-1; percent-encoded UTF-8 keeps any script intact.
+  return {
+    "X-Vigil-Case": encodeURIComponent(found.reference),
+    "X-Vigil-Reason": encodeURIComponent(found.reason),
+  };
 }
 
 // A URL the browser fetches by itself (<img src>, a download link): the case goes in the query.
