@@ -8,7 +8,6 @@ import threading
 from typing import Any
 from urllib.parse import quote
 
-import pytest
 from sqlalchemy import select, text
 
 from support.console import PASSWORD, REASON, Console

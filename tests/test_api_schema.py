@@ -120,7 +120,7 @@ def any_database_console(
     url = None
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_server").new_database()
-    with open_console(tmp_path_factory.mktemp("console"), camera_clip, url) as console:
+    with open_console(tmp_path_factory.mktemp("console"), camera_clip, url, sweeps=True) as console:
         yield console
 
 

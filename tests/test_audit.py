@@ -355,10 +355,9 @@ def test_append_fails_closed_when_the_database_cannot_be_written(
     assert [e.seq for e in read_records(engine)] == [1, 2, 3]
 
 
-def test_records_the_table_cannot_hold_are_refused(key: Ed25519PrivateKey) -> None:
+def test_records_of_the_wrong_shape_are_refused(key: Ed25519PrivateKey) -> None:
     log = AuditLog(create_engine("sqlite://"), key)  # refused before the database is touched
     for bad, field in [
-        (replace(_record(1), actor="x" * 65), "'actor'"),
         (replace(_record(1), at_us=1.5), "'at_us'"),
         (replace(_record(1), reason=None, outcome=None), "'outcome'"),
         (replace(_record(1), detail={"share": float("nan")}), "detail"),
@@ -366,6 +365,24 @@ def test_records_the_table_cannot_hold_are_refused(key: Ed25519PrivateKey) -> No
     ]:
         with pytest.raises(AuditError, match=field):
             log.append(bad)
+
+
+def test_text_too_long_or_unprintable_is_stored_cut_and_escaped(
+    engine: Engine, key: Ed25519PrivateKey
+) -> None:
+    """A caller's text never makes a record unwritable (that would refuse the access) nor
+    writes terminal escapes into an overseer's report; the record says what was cleaned."""
+    log = AuditLog(engine, key)
+    plain = log.append(_record(1))
+    assert "cleaned" not in plain.detail
+    sent = replace(_record(2), actor="x" * 500, source="not-an-ip;\x1b[2J", detail={"note": "a\nb"})
+    stored = log.append(sent)
+    assert len(stored.actor) == 64 and stored.actor.endswith("…")
+    assert stored.source == "not-an-ip;\\x1b[2J"
+    assert stored.detail["note"] == "a\\nb"
+    assert stored.detail["cleaned"] == ["actor", "detail", "source"]
+    assert read_records(engine) == [plain, stored]
+    assert verify(engine, [key.public_key()]).ok
 
 
 def test_signing_key_is_made_once_kept_private_and_reloaded(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from vigil.config import parse_config, redact_url
+from vigil.config import parse_config
 from vigil.errors import ConfigError
+from vigil.redact import redact_url
 
 GOOD = """\
 storage:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -26,6 +26,7 @@ from vigil.analytics.detection.settings import DetectorSettings
 from vigil.analytics.settings import CameraAnalytics
 from vigil.errors import ConfigError
 from vigil.events.settings import CameraRecordSettings, MqttSettings
+from vigil.redact import redact_url
 
 CAMERA_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|[kmgt]?i?b?)\s*$", re.IGNORECASE)
@@ -34,15 +35,6 @@ UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def redact_url(url: str) -> str:
-    """The URL with any user name and password replaced, safe for logs and status."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
 
 
 def parse_stream_url(url: str) -> str:

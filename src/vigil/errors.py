@@ -3,6 +3,8 @@
 Every message names the camera, file or field concerned and says what to do.
 """
 
+from vigil.redact import redact_text
+
 
 class VigilError(Exception):
     """Base of every error Vigil raises on purpose."""
@@ -24,7 +26,9 @@ class SourceError(VigilError):
     """A camera stream cannot be opened or read."""
 
     def __init__(self, camera: str, message: str) -> None:
-        super().__init__(f"camera {camera!r}: {message}")
+        # The one place errors leave the media layer: FFmpeg echoes whole URLs, credentials
+        # included, and these messages reach viewers, the log and `vigil status`.
+        super().__init__(f"camera {camera!r}: {redact_text(message)}")
         self.camera = camera
 
 

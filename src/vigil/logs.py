@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Any
 
+from vigil.redact import redact_text
+
 # color_message: uvicorn's copy of the message with terminal colours, noise in a JSON log.
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
@@ -24,7 +26,8 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        # Last line of defence: a URL with credentials in any message, field or traceback.
+        return redact_text(json.dumps(entry, default=str))
 
 
 class CameraFilter(logging.Filter):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from support.segments import write_segment
 from vigil.accounts.store import Accounts
+from vigil.accounts.throttle import RefusalThrottle
 from vigil.analytics.ids import uuid7
 from vigil.analytics.types import Box, Event, EventUpdate
 from vigil.api.app import create_app
@@ -68,11 +70,16 @@ def console_config(directory: Path, url: str | None = None) -> str:
 
 
 @contextmanager
-def open_console(directory: Path, camera_clip: Path, url: str | None = None) -> Iterator[Console]:
+def open_console(
+    directory: Path, camera_clip: Path, url: str | None = None, *, sweeps: bool = False
+) -> Iterator[Console]:
     """The console API with footage, an event and accounts, over a new database: SQLite in
-    `directory`, or the one at `url`."""
+    `directory`, or the one at `url`. A console for `sweeps` takes thousands of deliberate
+    refusals, so its refusal throttle never locks; the throttle has its own tests."""
     config = parse_config(Path(console_config(directory, url)).read_text())
     context = build(config)
+    if sweeps:
+        context.refusals = RefusalThrottle(limit=sys.maxsize)
     index = SegmentIndex(context.engine)
     start = now_us() - 120 * US
     at = start
@@ -116,5 +123,5 @@ def module_console(
     tmp_path_factory: pytest.TempPathFactory, camera_clip: Path
 ) -> Iterator[Console]:
     """One console shared by a module's tests, for property tests that run many examples."""
-    with open_console(tmp_path_factory.mktemp("console"), camera_clip) as built:
+    with open_console(tmp_path_factory.mktemp("console"), camera_clip, sweeps=True) as built:
         yield built

@@ -23,6 +23,7 @@ from vigil.config import VigilConfig, load_config
 from vigil.storage.database import connect
 from vigil.storage.index import Segment, SegmentIndex
 from vigil.storage.report import status_report
+from vigil.timeutil import now_us, parse_iso
 
 T = TypeVar("T")
 
@@ -62,6 +63,7 @@ class Vigil:
         self.log_path = directory / "vigil.log"
         self.log_path.touch()
         self.runs = 0
+        self.started_us = 0
 
     @property
     def config(self) -> VigilConfig:
@@ -69,6 +71,7 @@ class Vigil:
 
     def start(self) -> None:
         self.runs += 1
+        self.started_us = now_us()
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "vigil", "run", "-c", str(self.config_path)],
@@ -119,6 +122,8 @@ class Vigil:
             engine.dispose()
 
     def wait_state(self, camera: str, state: str, timeout: float = 30) -> dict[str, Any]:
+        """The camera's state as this run reported it: the status a killed run left behind
+        says nothing about the new one (and a SIGTERM before it has started kills it)."""
         return wait_for(f"{camera} {state}", lambda: self._in_state(camera, state), timeout)
 
     def _in_state(self, camera: str, state: str) -> dict[str, Any] | None:
@@ -126,7 +131,8 @@ class Vigil:
             current = self.camera(camera)
         except Exception:
             return None
-        return current if current["state"] == state else None
+        fresh = current["since"] is not None and parse_iso(current["since"]) >= self.started_us
+        return current if current["state"] == state and fresh else None
 
     def wait_segments(self, camera: str, count: int, timeout: float = 60) -> list[Segment]:
         def enough() -> list[Segment] | None:

@@ -16,7 +16,6 @@ from urllib.parse import unquote, urlsplit
 import av
 import av.error
 
-from vigil.config import redact_url
 from vigil.errors import SourceError, SourceOffline
 
 OPEN_TIMEOUT = 10.0
@@ -32,7 +31,13 @@ class StreamInfo:
 
 
 def _classify(camera: str, what: str, exc: Exception) -> SourceError:
-    """Garbage is an error to show the operator; anything else is the camera being away."""
+    """Garbage or refused credentials are errors to show the operator; anything else is the
+    camera being away. SourceError redacts the URLs FFmpeg echoes in `exc`."""
+    if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError):
+        return SourceError(
+            camera, f"{what}: the camera refused the credentials ({exc}); check the user name "
+            "and password in the camera's URL",
+        )  # fmt: skip
     if isinstance(exc, av.error.InvalidDataError | av.error.PatchWelcomeError):
         return SourceError(camera, f"{what}: not a video stream we can read ({exc})")
     return SourceOffline(camera, f"{what}: {exc}")
@@ -68,10 +73,10 @@ class Source:
                 target, options=options, timeout=(OPEN_TIMEOUT, self.read_timeout)
             )
         except av.error.FFmpegError as exc:
-            raise _classify(self.camera, f"cannot open {redact_url(self.url)}", exc) from exc
+            raise _classify(self.camera, f"cannot open {self.url}", exc) from exc
         if not self.container.streams.video:
             self.close()
-            raise SourceError(self.camera, f"{redact_url(self.url)} carries no video stream")
+            raise SourceError(self.camera, f"{self.url} carries no video stream")
         self.stream = self.container.streams.video[0]
         context = self.stream.codec_context
         rate = self.stream.average_rate or self.stream.guessed_rate
@@ -109,7 +114,7 @@ class Source:
                     time.sleep(delay)
                 yield packet
             if last_raw is None or first_dts is None:
-                raise SourceError(self.camera, f"{redact_url(self.url)} has no video packets")
+                raise SourceError(self.camera, f"{self.url} has no video packets")
             frame = max(1, round(1 / ((self.stream.average_rate or 25) * time_base)))
             loop_offset += last_raw - first_dts + frame
             self.container.seek(0)
@@ -123,7 +128,7 @@ class Source:
         except av.error.EOFError:
             return
         except av.error.FFmpegError as exc:
-            raise _classify(self.camera, f"stream {redact_url(self.url)} failed", exc) from exc
+            raise _classify(self.camera, f"stream {self.url} failed", exc) from exc
 
     def close(self) -> None:
         if self.container is not None:

@@ -12,8 +12,8 @@ from vigil.accounts.roles import Role
 from vigil.accounts.store import User
 from vigil.api.context import context_of
 from vigil.api.security import EnforcedRoute
-from vigil.config import redact_url
 from vigil.errors import VigilError
+from vigil.redact import redact_document
 from vigil.storage.layout import free_and_total
 from vigil.storage.report import status_report
 
@@ -61,13 +61,9 @@ def storage(request: Request) -> dict[str, Any]:
 
 @router.get("/config")
 def config(request: Request) -> dict[str, Any]:
-    """The running configuration, with credentials in stream URLs and secrets hidden."""
-    document = context_of(request).config.model_dump(mode="json")
-    for camera in document["cameras"].values():
-        for stream in ("main", "sub"):
-            if camera.get(stream):
-                camera[stream] = redact_url(camera[stream])
-    return document
+    """The running configuration, with every credential hidden: URLs' user names, passwords
+    and credential parameters, and every field named like a secret."""
+    return redact_document(context_of(request).config.model_dump(mode="json"))  # type: ignore[no-any-return]
 
 
 @router.get("/users")
