@@ -26,14 +26,26 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${missing[@]}" >/dev/null
 fi
 
-python=${PYTHON:-python3}
+# Debian's interpreter (installed above): the `vigil` service user can run it, where one under
+# root's home (pyenv, say) it could not.
+python=${PYTHON:-/usr/bin/python3}
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 extra=""
 [ "${1:-run}" = test ] && extra="[test]"
 stamp=".venv/.installed${extra}"
+# An install for the tests holds everything a run needs too.
+[ -z "$extra" ] && [ -f ".venv/.installed[test]" ] && [ ".venv/.installed[test]" -nt pyproject.toml ] \
+  && stamp=".venv/.installed[test]"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q --disable-pip-version-check -e ".${extra}"
   touch "$stamp"
+fi
+
+# Footage is private to Vigil's own user (files 0600, directories 0700); started as root,
+# run.sh runs Vigil as this user rather than as root.
+if [ "$(id -u)" -eq 0 ] && ! id -u vigil >/dev/null 2>&1; then
+  useradd --system --home-dir /var/lib/vigil --create-home --shell /usr/sbin/nologin vigil
+  chmod 0700 /var/lib/vigil
 fi

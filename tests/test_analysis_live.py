@@ -10,7 +10,7 @@ from pathlib import Path
 
 from support.fixtures import RtspServerFactory
 from support.mqtt import Listener, MosquittoBroker
-from support.vigil import VigilFactory, wait_for
+from support.vigil import VigilFactory, readable_by_others, wait_for
 
 SHARED = Path(os.environ.get("VIGIL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 MODEL = SHARED / "models" / "yolox_nano.onnx"
@@ -56,8 +56,10 @@ def test_camera_raises_intrusion_events_with_snapshots_and_mqtt(
     assert intrusions and all(e["label"] == "person" and e["zone"] == "floor" for e in intrusions)
     assert all(e["end"] for e in intrusions), "stopping ends every open event"
     first = intrusions[-1]
-    assert Path(first["snapshot"]).is_file() and Path(first["clean_snapshot"]).is_file()
-    assert first["recording"], "the event links to the recording around it"
+    assert first["snapshot"] is True and first["recording"], "snapshot and recording are kept"
+    snapshots = list((vigil.storage / "snapshots").rglob("*.jpg"))
+    assert snapshots and str(vigil.storage) not in listing.stdout, "metadata only, no paths"
+    assert readable_by_others(vigil.storage) == []
     assert not [e for e in events if e["type"] == "tamper"]
 
 

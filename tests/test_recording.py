@@ -16,7 +16,13 @@ from sqlalchemy.exc import OperationalError
 
 from support.fixtures import RtspServerFactory
 from support.media import source_video
-from support.vigil import VigilFactory, assert_continuous, decode_all, wait_for
+from support.vigil import (
+    VigilFactory,
+    assert_continuous,
+    decode_all,
+    readable_by_others,
+    wait_for,
+)
 from vigil.config import load_config
 from vigil.storage.database import connect
 from vigil.storage.index import SegmentIndex
@@ -33,6 +39,8 @@ def test_records_rtsp_cameras_with_index_and_status(
         "gate-north": {"main": secret_url, "site": "market-north", "location": [34.5, 69.1]},
         "yard": {"main": server.url("cam2"), "retention_days": 7},
     })  # fmt: skip
+    vigil.storage.mkdir(mode=0o755)  # as an older version, or an installer by hand, left it
+    vigil.storage.chmod(0o755)
     vigil.start()
     online = vigil.wait_state("gate-north", "online")
     assert online["codec"] == "h264" and (online["width"], online["height"]) == (640, 360)
@@ -65,9 +73,15 @@ def test_records_rtsp_cameras_with_index_and_status(
         }
         assert on_disk == {s.path for s in segments}  # no file left without a row
 
+    # Footage, the index and its password hashes are Vigil's user's alone.
+    assert readable_by_others(vigil.storage) == []
+    assert any("now private" in e["msg"] for e in vigil.logs())
     listing = vigil.cli("recordings", "-c", str(vigil.config_path), "--camera", "yard", "--json")
     rows = json.loads(listing.stdout)["segments"]
-    assert [r["sha256"] for r in rows] == [s.sha256 for s in vigil.segments("yard")]
+    assert [(r["id"], r["sha256"]) for r in rows] == [
+        (s.id, s.sha256) for s in vigil.segments("yard")
+    ]
+    assert str(vigil.storage) not in listing.stdout, "metadata only: no path to footage"
     since = rows[1]["start"]
     later = vigil.cli("recordings", "-c", str(vigil.config_path), "--camera", "yard",
                       "--since", since, "--json")  # fmt: skip

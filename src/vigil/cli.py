@@ -18,7 +18,7 @@ from vigil.config import VigilConfig
 from vigil.errors import VigilError
 from vigil.logs import setup_logging
 from vigil.storage.index import SegmentIndex
-from vigil.storage.layout import Layout
+from vigil.storage.layout import PRIVATE_UMASK, Layout
 from vigil.storage.report import status_report
 from vigil.timeutil import parse_iso, to_iso
 
@@ -117,17 +117,17 @@ def recordings(
     until: Annotated[str | None, typer.Option(help="ISO 8601 time (UTC if no zone).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The segments of one camera between --since and --until, oldest first."""
+    """The segments of one camera between --since and --until, oldest first: metadata only;
+    footage is watched and exported through the console, where it is authorised and audited."""
     loaded = load(config)
     _known_camera(loaded, camera, config)
     since_us, until_us = _time_range(since, until)
-    layout = Layout(loaded.storage.path)
     segments = SegmentIndex(open_database(loaded)).find(camera, since_us, until_us)
     rows = [
         {
+            "id": s.id,
             "start": to_iso(s.start_us),
             "end": to_iso(s.end_us),
-            "path": str(layout.absolute(s.path)),
             "bytes": s.bytes,
             "sha256": s.sha256,
             "state": s.state,
@@ -140,7 +140,7 @@ def recordings(
         return
     for row in rows:
         typer.echo(
-            f"{row['start']}  {row['end']}  {row['bytes']:>10}  {row['state']:<7} {row['path']}"
+            f"{row['id']:>9}  {row['start']}  {row['end']}  {row['bytes']:>10}  {row['state']}"
         )
 
 
@@ -156,7 +156,8 @@ def events(
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 100,
     as_json: JsonOption = False,
 ) -> None:
-    """Events between --since and --until, newest first, with their snapshots and recording."""
+    """Events between --since and --until, newest first, with the ids of their recording's
+    segments; snapshots and footage are seen through the console, authorised and audited."""
     from vigil.analytics.types import EventType
     from vigil.events.query import list_events
 
@@ -177,7 +178,7 @@ def events(
         where = f" {event['zone']}" if event["zone"] else ""
         typer.echo(
             f"{event['start']}  {event['end'] or 'ongoing':<27}  {event['camera']:<16} "
-            f"{event['type']:<17} {event['label'] or '-':<10}{where}  {event['snapshot'] or ''}"
+            f"{event['type']:<17} {event['label'] or '-':<10}{where}"
         )
 
 
@@ -221,4 +222,7 @@ def analyze(
 
 
 def main() -> None:
+    # Footage, snapshots and the index (password hashes included) are for Vigil's own user
+    # only: every file and directory Vigil or its children make is 0600/0700.
+    os.umask(PRIVATE_UMASK)
     app()

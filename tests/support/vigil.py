@@ -183,6 +183,17 @@ def vigil_factory(tmp_path: Path) -> Iterator[VigilFactory]:
         vigil.close()
 
 
+def readable_by_others(root: Path) -> list[str]:
+    """Everything under `root` (itself included) that another user could read or enter, or
+    that belongs to someone other than the user running the tests."""
+    problems = []
+    for path in [root, *root.rglob("*")]:
+        info = path.lstat()
+        if info.st_mode & 0o077 or info.st_uid != os.getuid():
+            problems.append(f"{path}: mode {info.st_mode & 0o7777:o}, owner {info.st_uid}")
+    return problems
+
+
 def assert_continuous(segments: list[Segment], tolerance_us: int = 1) -> None:
     """Within one connection, each segment starts exactly where the previous one ended."""
     for before, after in pairwise(segments):

@@ -1,4 +1,8 @@
-"""What `vigil events` prints: stored events with their snapshots and their recording."""
+"""What `vigil events` prints: stored events and where their footage is, as metadata only.
+
+No file path: footage and snapshots leave Vigil through the console's authorised, audited
+routes alone, and the command line is not one of them (docs/architecture.md, "Footage
+leaves through the API")."""
 
 from __future__ import annotations
 
@@ -20,19 +24,17 @@ def record_settings(config: VigilConfig, camera: str) -> CameraRecordSettings:
     return getattr(settings, "record", None) or CameraRecordSettings()
 
 
-def event_report(store: EventStore, layout: Layout, event: StoredEvent, pre_s: float,
-                 post_s: float) -> dict[str, Any]:  # fmt: skip
-    """One event as JSON-ready data; `recording` lists the segment files of
+def event_report(
+    store: EventStore, event: StoredEvent, pre_s: float, post_s: float
+) -> dict[str, Any]:
+    """One event as JSON-ready data; `recording` lists the ids of the segments of
     [start - pre, end + post], oldest first, which playback of the event needs."""
     return {
         **event_json(event.to_event()),
         "box_normalised": box_list(event.box, digits=4),
         "frame": list(event.frame_size) if event.frame_size else None,
-        "snapshot": str(event.snapshot) if event.snapshot else None,
-        "clean_snapshot": str(event.clean_snapshot) if event.clean_snapshot else None,
-        "recording": [
-            str(layout.absolute(s.path)) for s in store.segments_for(event, pre_s, post_s)
-        ],
+        "snapshot": event.snapshot is not None,
+        "recording": [s.id for s in store.segments_for(event, pre_s, post_s)],
     }
 
 
@@ -46,11 +48,10 @@ def list_events(
     limit: int | None = DEFAULT_LIMIT,
 ) -> list[dict[str, Any]]:
     """Events overlapping [since, until], newest first, each with its snapshots and recording."""
-    layout = Layout(config.storage.path)
-    store = EventStore(engine, snapshots_dir(layout.root))
+    store = EventStore(engine, snapshots_dir(Layout(config.storage.path).root))
     found = store.find(camera=camera, type=type, since_us=since_us, until_us=until_us, limit=limit)
     reports = []
     for event in found:
         record = record_settings(config, event.camera)
-        reports.append(event_report(store, layout, event, record.pre_seconds, record.post_seconds))
+        reports.append(event_report(store, event, record.pre_seconds, record.post_seconds))
     return reports

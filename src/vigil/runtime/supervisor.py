@@ -100,7 +100,11 @@ class Supervisor:
 
     # -- life cycle ---------------------------------------------------------------------------
     def run(self) -> None:
-        self.layout.recordings.mkdir(parents=True, exist_ok=True)
+        if self.layout.create():
+            log.warning(
+                "the storage was readable by other users; it is now private to Vigil's user",
+                extra={"storage": str(self.layout.root)},
+            )
         migrate(self.engine)
         Reconciler(self.layout, self.index).run()
         store = EventStore(self.engine, snapshots_dir(self.layout.root))

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from vigil.timeutil import US, to_datetime
 
+PRIVATE_UMASK = 0o077  # set by the entry point: what Vigil writes is its own user's alone
+PRIVATE_DIR = 0o700
 SEGMENT_SUFFIX = ".ts"
 NAME = re.compile(r"^(\d{2})(\d{2})(\d{2})\.(\d{6})\.ts$")
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -23,6 +25,15 @@ class Layout:
         self.root = storage_path
         self.recordings = storage_path / "recordings"
         self.quarantine = storage_path / "quarantine"
+
+    def create(self) -> bool:
+        """Make the storage directories, private to Vigil's user. A root left readable by
+        others (made by an older version, or by hand) is closed; True when it was."""
+        self.recordings.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        if self.root.stat().st_mode & 0o077:
+            self.root.chmod(PRIVATE_DIR)
+            return True
+        return False
 
     def relative_path(self, camera: str, start_us: int) -> str:
         moment = to_datetime(start_us)
@@ -65,7 +76,7 @@ def make_dirs_durable(path: Path) -> None:
         missing.append(current)
         current = current.parent
     for directory in reversed(missing):
-        directory.mkdir(exist_ok=True)
+        directory.mkdir(mode=PRIVATE_DIR, exist_ok=True)
         fsync_dir(directory.parent)
 
 

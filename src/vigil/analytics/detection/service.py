@@ -202,7 +202,7 @@ class DetectorService:
                     f"detector service: cannot listen on {address} ({exc}); the path must be "
                     "writable and shorter than 108 bytes"
                 ) from exc
-            os.chmod(address, 0o660)  # the camera processes run as the same user or group
+            os.chmod(address, 0o600)  # only the camera processes, which run as Vigil's user
             server.listen(64)
             server.settimeout(ACCEPT_POLL)
             log.info("detector service listening", extra={"address": str(address)})
