@@ -2,35 +2,62 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
+
+from support.assets import MODEL, REAL, needs
 from support.fixtures import RtspServerFactory
 from support.mqtt import Listener, MosquittoBroker
-from support.vigil import VigilFactory, readable_by_others, wait_for
+from support.vigil import Vigil, VigilFactory, readable_by_others, wait_for
+from vigil.timeutil import US, parse_iso
 
-SHARED = Path(os.environ.get("VIGIL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-MODEL = SHARED / "models" / "yolox_nano.onnx"
-BACKPACK = SHARED / "data" / "real" / "abandoned_backpack_indoor.mp4"
+BACKPACK = REAL / "abandoned_backpack_indoor.mp4"
 
 
+def _drained(listener: Listener) -> list[tuple[str, bytes]]:
+    """What the listener has received so far, in order."""
+    got = []
+    while True:
+        try:
+            message = listener.messages.get_nowait()
+        except queue.Empty:
+            return got
+        got.append((message.topic, message.payload))
+
+
+def _camera_process(vigil: Vigil, name: str) -> psutil.Process | None:
+    assert vigil.process is not None
+    for child in psutil.Process(vigil.process.pid).children():
+        with contextlib.suppress(psutil.Error):
+            command = child.cmdline()
+            if "vigil.runtime.camera" in command and command[-1] == name:
+                return child
+    return None
+
+
+@needs(MODEL)
 def test_camera_raises_intrusion_events_with_snapshots_and_mqtt(
     rtsp_server: RtspServerFactory,
     camera_clip: Path,
     vigil_factory: VigilFactory,
     mosquitto: MosquittoBroker,
 ) -> None:
-    assert MODEL.is_file(), f"{MODEL} is missing; set VIGIL_SHARED to the shared assets"
     server = rtsp_server({"hall": camera_clip})
     listener = Listener(mosquitto, "vigil/#")
     whole = [[0, 0], [1, 0], [1, 1], [0, 1]]
+    middle = {"points": [[0.5, 0], [0.5, 1]], "events": "none"}  # counts only
     vigil = vigil_factory(
         {"hall": {"main": server.url("hall"), "analysis": {"fps": 3},
                   "zones": {"floor": {"polygon": whole, "intrusion": {"objects": ["person"]}}},
-                  "tamper": True}},
+                  "lines": {"middle": middle}, "tamper": True}},
         detector={"model": str(MODEL)},
         mqtt={"host": "127.0.0.1", "port": mosquitto.port},
     )  # fmt: skip
@@ -42,12 +69,57 @@ def test_camera_raises_intrusion_events_with_snapshots_and_mqtt(
     status = Listener(mosquitto, "vigil/hall/status")  # retained: the latest state
     assert status.json("vigil/hall/status", timeout=30)["state"] == "online"
     status.close()
+
+    # One camera process dying (a crash, the watchdog) does not mark the node offline.
+    killed = _camera_process(vigil, "hall")
+    assert killed is not None
+    killed.kill()
+    restarted = wait_for(
+        "the camera process restarted",
+        lambda: (p := _camera_process(vigil, "hall")) and p.pid != killed.pid and p,
+        60,
+    )
+    wait_for(
+        "the camera online again",
+        lambda: (
+            parse_iso(vigil.camera("hall")["since"]) > restarted.create_time() * US
+            and vigil.camera("hall")["state"] == "online"
+        ),
+        60,
+    )
+    around_the_kill = _drained(listener)
+    assert ("vigil/available", b"offline") not in around_the_kill
     running = wait_for(
         "analysis figures", lambda: (vigil.camera("hall")["analysis"] or {}).get("fps"), 30
     )
     assert running > 0
+    later: list[tuple[str, bytes]] = []
+
+    def new_event_since_restart() -> bool:
+        later.extend(_drained(listener))
+        return any(t == "vigil/events" and json.loads(p)["type"] == "new" for t, p in later)
+
+    wait_for("an event after the restart", new_event_since_restart, 90)
+    time.sleep(10)
     assert vigil.stop() == 0
+
+    def counted() -> bool:
+        later.extend(_drained(listener))
+        return any(t == "vigil/hall/counts" for t, _ in later)
+
+    wait_for("the counts of the last interval", counted, 10)
     listener.close()
+    # Stopping sends the end of every event still open before the client goes.
+    updates = [json.loads(p) for t, p in later if t == "vigil/events"]
+    opened = {m["after"]["id"] for m in updates if m["type"] == "new"}
+    ended = {m["after"]["id"] for m in updates if m["type"] == "end"}
+    assert opened and opened <= ended, f"no end on MQTT for {sorted(opened - ended)}"
+    # Line counts are published, per line and interval: aggregates, never individuals.
+    counts = [json.loads(p) for t, p in later if t == "vigil/hall/counts"]
+    assert {c["line"] for c in counts} == {"middle"}
+    assert all(set(c) == {"line", "start", "end", "in", "out"} for c in counts)
+    crossings = sum(sum(c["in"].values()) + sum(c["out"].values()) for c in counts)
+    assert crossings > 0, counts
 
     listing = vigil.cli("events", "-c", str(vigil.config_path), "--camera", "hall", "--json")
     assert listing.returncode == 0, listing.stderr
@@ -63,8 +135,8 @@ def test_camera_raises_intrusion_events_with_snapshots_and_mqtt(
     assert not [e for e in events if e["type"] == "tamper"]
 
 
+@needs(MODEL, BACKPACK)
 def test_analyze_finds_the_abandoned_backpack() -> None:
-    assert BACKPACK.is_file(), f"{BACKPACK} is missing; set VIGIL_SHARED to the shared assets"
     env = {**os.environ, "VIGIL_MODELS_DIR": str(MODEL.parent)}
     done = subprocess.run(
         [sys.executable, "-m", "vigil", "analyze", str(BACKPACK), "--json"],
@@ -81,10 +153,10 @@ def test_analyze_finds_the_abandoned_backpack() -> None:
     assert not [e for e in report["events"] if e["type"] == "tamper"]
 
 
+@needs(MODEL)
 def test_low_power_mode_analyses_keyframes_only_and_still_raises_events(
     rtsp_server: RtspServerFactory, camera_clip: Path, vigil_factory: VigilFactory
 ) -> None:
-    assert MODEL.is_file(), f"{MODEL} is missing; set VIGIL_SHARED to the shared assets"
     server = rtsp_server({"hall": camera_clip})  # 15 fps, a keyframe every second
     whole = [[0, 0], [1, 0], [1, 1], [0, 1]]
     vigil = vigil_factory(

@@ -6,7 +6,6 @@ Screenshots of every step go to test-artifacts/console/.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from support.assets import MODEL, needs
 from support.fixtures import RtspServerFactory, free_port
 from support.vigil import Vigil, VigilFactory, wait_for
 from vigil.accounts.store import Accounts
@@ -30,17 +30,13 @@ from vigil.timeutil import US, to_iso
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "console"
-SHARED = Path(os.environ.get("VIGIL_SHARED", ROOT.parent / "shared"))
-MODEL = SHARED / "models" / "yolox_nano.onnx"
 PASSWORD = "console test passphrase"
 CASE, REASON = "CASE-2026/17", "theft reported in the hall overnight"
 WHOLE_PICTURE = [[0, 0], [1, 0], [1, 1], [0, 1]]
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing; scripts/setup.sh installs chromium"
-    ),
+    needs(CHROMIUM, hint="Debian's chromium, which scripts/setup.sh test installs"),
 ]
 
 
@@ -137,13 +133,13 @@ def recorded_seconds(vigil: Vigil, camera: str) -> float:
     return sum(s.end_us - s.start_us for s in vigil.segments(camera)) / US
 
 
+@needs(MODEL)
 def test_investigator_watches_live_plays_back_and_reviews_events(
     rtsp_server: RtspServerFactory,
     camera_clip: Path,
     vigil_factory: VigilFactory,
     browser: Browser,
 ) -> None:
-    assert MODEL.is_file(), f"{MODEL} is missing; set VIGIL_SHARED to the shared assets"
     server = rtsp_server({"hall": camera_clip, "yard": camera_clip})
     vigil = vigil_factory(
         {"hall": {"main": server.url("hall"), "site": "north", "location": [51.501, -0.142],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -14,7 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
+from support.assets import MODEL, MOT17, REAL, needs
 from support.detector import start_detector_service
+from support.media import source_video
 from support.mot17 import frames_with_truth, match
 from vigil.analytics.detection.base import Prepared, letterbox
 from vigil.analytics.detection.factory import adapter_of, load_detector
@@ -32,11 +33,8 @@ from vigil.analytics.detection.yolov8 import decode_yolov8
 from vigil.analytics.detection.yolox import YoloxDetector
 from vigil.analytics.types import Box, Detection
 
-SHARED = Path(os.environ.get("VIGIL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-MODEL = SHARED / "models" / "yolox_nano.onnx"
-MOT17 = SHARED / "data" / "real" / "MOT17-mini"
-VTEST = SHARED / "data" / "vtest.avi"
-INDOOR = SHARED / "data" / "real" / "indoor_people.mp4"
+VTEST = source_video()
+INDOOR = REAL / "indoor_people.mp4"
 
 
 def frames(path: Path, indices: list[int]) -> list[np.ndarray]:
@@ -53,12 +51,12 @@ def frames(path: Path, indices: list[int]) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def yolox() -> YoloxDetector:
-    assert MODEL.is_file(), f"{MODEL} is missing; set VIGIL_SHARED to the shared assets"
     detector = load_detector(DetectorSettings(model=str(MODEL)))
     assert isinstance(detector, YoloxDetector)
     return detector
 
 
+@needs(MODEL, MOT17)
 def test_yolox_person_precision_and_recall_on_mot17(yolox: YoloxDetector) -> None:
     true = false = total = 0
     for image, wanted, ignored in frames_with_truth(MOT17):
@@ -73,6 +71,7 @@ def test_yolox_person_precision_and_recall_on_mot17(yolox: YoloxDetector) -> Non
     assert recall >= 0.35
 
 
+@needs(MODEL)
 def test_yolox_finds_the_people_in_vtest(yolox: YoloxDetector) -> None:
     pictures = frames(VTEST, list(range(0, 500, 50)))
     found = yolox.detect(pictures)
@@ -89,6 +88,7 @@ def test_yolox_finds_the_people_in_vtest(yolox: YoloxDetector) -> None:
     assert [len(p) for p in only] == [people[0], people[1]]
 
 
+@needs(MODEL, INDOOR)
 def test_hog_fallback_finds_people_that_yolox_also_sees(yolox: YoloxDetector) -> None:
     hog = HogPeopleDetector()
     for path, index in ((VTEST, 50), (INDOOR, 300)):
@@ -128,6 +128,7 @@ def test_yolov8_decode_on_a_synthetic_output() -> None:
     assert [d.label for d in only] == ["person"]
 
 
+@needs(MODEL)
 def test_factory_picks_yolox_or_falls_back_to_hog_with_advice(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -179,6 +180,7 @@ def same(a: list[list[Detection]], b: list[list[Detection]]) -> bool:
     return key(a) == key(b)
 
 
+@needs(MODEL)
 def test_service_answers_two_camera_processes_like_the_detector_in_process(
     yolox: YoloxDetector, service: tuple[Path, subprocess.Popen[bytes]]
 ) -> None:
@@ -197,6 +199,7 @@ def test_service_answers_two_camera_processes_like_the_detector_in_process(
         in_process.close()
 
 
+@needs(MODEL)
 def test_client_survives_a_service_restart(
     tmp_path: Path, service: tuple[Path, subprocess.Popen[bytes]]
 ) -> None:
@@ -214,6 +217,7 @@ def test_client_survives_a_service_restart(
         stop_service(restarted)
 
 
+@needs(MODEL)
 def test_timeouts_raise_and_leave_the_client_usable(
     yolox: YoloxDetector, service: tuple[Path, subprocess.Popen[bytes]]
 ) -> None:
@@ -231,6 +235,7 @@ def test_timeouts_raise_and_leave_the_client_usable(
         in_process.close()
 
 
+@needs(MODEL)
 def test_service_survives_a_client_hanging_up_mid_request(
     service: tuple[Path, subprocess.Popen[bytes]],
 ) -> None:

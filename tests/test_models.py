@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from support.assets import MODEL, needs
 from vigil.analytics.detection.cli import models_app
 from vigil.analytics.detection.models import (
     KNOWN_MODELS,
@@ -23,8 +23,6 @@ from vigil.analytics.detection.models import (
     pull,
 )
 
-SHARED = Path(os.environ.get("VIGIL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-MODEL = SHARED / "models" / "yolox_nano.onnx"
 NANO = KNOWN_MODELS["yolox-nano"]
 
 
@@ -36,7 +34,6 @@ class QuietHandler(SimpleHTTPRequestHandler):
 @pytest.fixture
 def model_server(tmp_path: Path) -> Iterator[str]:
     """The base URL of an HTTP server on 127.0.0.1 serving a copy of the model."""
-    assert MODEL.is_file(), f"{MODEL} is missing; set VIGIL_SHARED to the shared assets"
     served = tmp_path / "served"
     served.mkdir()
     shutil.copy(MODEL, served / MODEL.name)
@@ -49,6 +46,7 @@ def model_server(tmp_path: Path) -> Iterator[str]:
     server.server_close()
 
 
+@needs(MODEL)
 def test_pull_a_known_model_with_the_right_checksum(tmp_path: Path, model_server: str) -> None:
     models = tmp_path / "models"
     assert not list_models(models)[0].present
@@ -61,6 +59,7 @@ def test_pull_a_known_model_with_the_right_checksum(tmp_path: Path, model_server
     assert sorted(p.name for p in models.iterdir()) == [NANO.file]  # no temporary file left
 
 
+@needs(MODEL)
 def test_pull_with_a_wrong_checksum_is_refused_and_leaves_nothing(
     tmp_path: Path, model_server: str
 ) -> None:
@@ -70,6 +69,7 @@ def test_pull_with_a_wrong_checksum_is_refused_and_leaves_nothing(
     assert list(models.iterdir()) == []
 
 
+@needs(MODEL)
 def test_pull_refuses_unverifiable_or_failed_downloads(tmp_path: Path, model_server: str) -> None:
     models = tmp_path / "models"
     with pytest.raises(ModelError, match="pass --sha256"):
@@ -83,6 +83,7 @@ def test_pull_refuses_unverifiable_or_failed_downloads(tmp_path: Path, model_ser
     assert not models.exists() or list(models.iterdir()) == []
 
 
+@needs(MODEL)
 def test_check_reports_a_corrupted_model(tmp_path: Path) -> None:
     data = bytearray(MODEL.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -109,6 +110,7 @@ def test_models_directory_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert models_dirs(tmp_path, override=Path("/x")) == [Path("/x")]
 
 
+@needs(MODEL)
 def test_command_line(tmp_path: Path, model_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VIGIL_MODELS_DIR", raising=False)
     runner = CliRunner()

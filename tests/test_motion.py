@@ -4,7 +4,6 @@ still scene under sensor noise, small shake and a sudden exposure change."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
@@ -13,12 +12,13 @@ import numpy as np
 import pytest
 
 from support import footage
+from support.assets import REAL, needs
 from vigil.analytics.motion import MotionDetector
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("VIGIL_SHARED", ROOT.parent / "shared"))
-REAL = SHARED / "data" / "real"
 FPS = 5.0
+SHOPFRONT = REAL / "shopfront_cctv.mp4"
+CDNET = REAL / "cdnet-highway"
 
 
 def clip(path: Path) -> list[np.ndarray]:
@@ -27,7 +27,7 @@ def clip(path: Path) -> list[np.ndarray]:
 
 def still_scene(count: int, noise: float = 3.0) -> list[np.ndarray]:
     """One real frame repeated with fresh sensor noise, as a camera on an empty scene sends."""
-    scene = clip(REAL / "shopfront_cctv.mp4")[0].astype(np.float32)
+    scene = clip(SHOPFRONT)[0].astype(np.float32)
     rng = np.random.default_rng(3)
     return [
         np.clip(scene + rng.normal(0, noise, scene.shape), 0, 255).astype(np.uint8)
@@ -35,6 +35,7 @@ def still_scene(count: int, noise: float = 3.0) -> list[np.ndarray]:
     ]
 
 
+@needs(CDNET)
 def test_cdnet_highway_f_measure() -> None:
     spec = importlib.util.spec_from_file_location(
         "motion_cdnet", ROOT / "benchmarks/motion_cdnet.py"
@@ -43,10 +44,7 @@ def test_cdnet_highway_f_measure() -> None:
     benchmark = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = benchmark  # its dataclasses look their module up
     spec.loader.exec_module(benchmark)
-    directory = SHARED / "data" / "real" / "cdnet-highway"
-    if not directory.is_dir():
-        pytest.fail(f"{directory} is missing; set VIGIL_SHARED to the shared assets")
-    ours, _ = benchmark.evaluate(directory)
+    ours, _ = benchmark.evaluate(CDNET)
     # Doing nothing useful: calling every scored pixel moving (recall 1, precision = prevalence).
     prevalence = (ours.tp + ours.fn) / (ours.tp + ours.fp + ours.fn + ours.tn)
     everything = 2 * prevalence / (1 + prevalence)
@@ -55,6 +53,7 @@ def test_cdnet_highway_f_measure() -> None:
     assert ours.precision >= 0.5 and ours.recall >= 0.5
 
 
+@needs(REAL / "motorway_cctv.avi")
 def test_moving_cars_give_boxes_on_the_road() -> None:
     frames = clip(REAL / "motorway_cctv.avi")
     height, width = frames[0].shape[:2]
@@ -69,6 +68,7 @@ def test_moving_cars_give_boxes_on_the_road() -> None:
             assert box.area < 0.5 * width * height  # a vehicle, not the frame
 
 
+@needs(SHOPFRONT)
 def test_still_scene_with_sensor_noise_gives_no_motion() -> None:
     frames = still_scene(60)
     detector = MotionDetector(frames[0].shape[1], frames[0].shape[0])
@@ -77,6 +77,7 @@ def test_still_scene_with_sensor_noise_gives_no_motion() -> None:
     assert max(r.fraction for r in results) < 0.001
 
 
+@needs(SHOPFRONT)
 def test_small_shake_gives_little_motion() -> None:
     """A mast swaying by a pixel or two at 640 px (a few tenths of a pixel at 120 px high)."""
     frames = still_scene(60)
@@ -94,6 +95,7 @@ def test_small_shake_gives_little_motion() -> None:
     assert np.mean(fractions[10:]) < 0.01
 
 
+@needs(SHOPFRONT)
 @pytest.mark.parametrize("gain", [0.5, 1.6])
 def test_exposure_step_is_not_lasting_motion(gain: float) -> None:
     """Auto-exposure or lights switched: the whole picture changes at once. Saturated areas

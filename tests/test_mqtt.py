@@ -51,7 +51,7 @@ def test_new_update_end_and_retained_status(
     listener = Listener(mosquitto, "site/vigil/#")
     listeners.append(listener)
     bus = EventBus()
-    with MqttPublisher(settings(mosquitto.port, topic_prefix="site/vigil")) as publisher:
+    with MqttPublisher(settings(mosquitto.port, topic_prefix="site/vigil"), True) as publisher:
         bus.subscribe(publisher.publish_event)
         assert listener.next().payload == b"online"  # site/vigil/available
         event = intrusion()

@@ -4,15 +4,15 @@ machine's shared detector is busy, on real footage with the real detector."""
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from collections.abc import Collection
-from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
+from support.assets import MODEL, needs
+from support.media import source_video
 from vigil.analytics.detection.base import Detector
 from vigil.analytics.detection.factory import load_detector
 from vigil.analytics.detection.settings import DetectorSettings
@@ -21,9 +21,6 @@ from vigil.analytics.pipeline import MAX_SLOWDOWN, RECHECK_US, AnalysisPipeline
 from vigil.analytics.settings import CameraAnalytics
 from vigil.analytics.types import Detection
 
-SHARED = Path(os.environ.get("VIGIL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-MODEL = SHARED / "models" / "yolox_nano.onnx"
-VTEST = SHARED / "data" / "vtest.avi"
 SECONDS = 24
 SETTINGS = CameraAnalytics.model_validate(
     {
@@ -53,8 +50,7 @@ class BusyDetector:
 
 @pytest.fixture(scope="module")
 def pictures() -> list[tuple[int, np.ndarray]]:
-    assert VTEST.is_file(), f"{VTEST} is missing; set VIGIL_SHARED to the shared assets"
-    with av.open(str(VTEST)) as container:
+    with av.open(str(source_video())) as container:
         frames = container.decode(video=0)
         return list(itertools.takewhile(lambda p: p[0] < SECONDS * 1_000_000,
                                         sampled_pictures(frames, 5.0)))  # fmt: skip
@@ -75,10 +71,10 @@ def run(detector: Detector | BusyDetector, pictures: list[tuple[int, np.ndarray]
     return pipeline, calls
 
 
+@needs(MODEL)
 def test_a_busy_detector_is_asked_less_but_still_regularly(
     pictures: list[tuple[int, np.ndarray]],
 ) -> None:
-    assert MODEL.is_file(), f"{MODEL} is missing; set VIGIL_SHARED to the shared assets"
     detector = load_detector(DetectorSettings(model=str(MODEL)))
     idle, idle_calls = run(detector, pictures)
     # People walk through the whole clip: with a free detector nearly every picture is looked at.

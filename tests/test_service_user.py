@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from support.assets import absent
 from support.vigil import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def vigil_home() -> Iterator[tuple[Path, pwd.struct_passwd]]:
     if os.geteuid() != 0:
-        pytest.skip("starting as root is what is tested; this run is not root")
+        absent("run.sh is tested started as root; this run is not root")
     subprocess.run([ROOT / "scripts" / "setup.sh", "run"], check=True, timeout=600)
     account = pwd.getpwnam("vigil")  # setup made it
     # Outside the suite's temporary directory, which is root's alone.

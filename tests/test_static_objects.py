@@ -4,7 +4,6 @@ lighting drift gives nothing."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,11 +12,12 @@ import numpy as np
 import pytest
 
 from support import footage
+from support.assets import REAL, clips, needs
+from support.media import source_video
 from vigil.analytics.static_objects import StaticObjectDetector
 from vigil.analytics.types import Box
 
-SHARED = Path(os.environ.get("VIGIL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-REAL = SHARED / "data" / "real"
+BACKPACK = REAL / "abandoned_backpack_indoor.mp4"
 FPS = 5.0
 MIN_SECONDS = 10.0  # the backpack clip keeps the bag alone for ~25 s, so a 60 s rule cannot show
 BAG = Box(131, 324, 188, 368)  # drawn by hand on frame 1200 of abandoned_backpack_indoor.mp4
@@ -53,8 +53,9 @@ def sightings(frames: Frames, min_seconds: float = MIN_SECONDS) -> list[Sighting
     return found
 
 
+@needs(BACKPACK)
 def test_abandoned_bag_is_boxed_after_its_owners_leave() -> None:
-    frames = clip(REAL / "abandoned_backpack_indoor.mp4")
+    frames = clip(BACKPACK)
     end_us = frames[-1][0]
     found = sightings(frames)
     on_bag = [s for s in found if s.box.iou(BAG) >= 0.5]
@@ -67,9 +68,7 @@ def test_abandoned_bag_is_boxed_after_its_owners_leave() -> None:
 
 
 @pytest.mark.parametrize(
-    "path",
-    [REAL / "indoor_people.mp4", REAL / "shopfront_cctv.mp4", SHARED / "data" / "vtest.avi"],
-    ids=lambda p: p.name,
+    "path", clips(REAL / "indoor_people.mp4", REAL / "shopfront_cctv.mp4", source_video())
 )
 def test_nothing_left_behind_gives_no_lasting_box(path: Path) -> None:
     """People who stand still are static too (their legs can be dead still for long), which is
@@ -80,9 +79,10 @@ def test_nothing_left_behind_gives_no_lasting_box(path: Path) -> None:
         assert sighting.last_us - sighting.first_us < MIN_SECONDS * 1e6, sighting
 
 
+@needs(BACKPACK)
 def test_slow_lighting_drift_gives_nothing() -> None:
     """Ten minutes of sunset across an empty lobby: one side dims to 40%, the other to 80%."""
-    first = clip(REAL / "abandoned_backpack_indoor.mp4")[0][1]
+    first = clip(BACKPACK)[0][1]
     scene = cv2.cvtColor(first, cv2.COLOR_BGR2GRAY).astype(np.float32)
     height, width = scene.shape
     detector = StaticObjectDetector(width, height, MIN_SECONDS)

@@ -3,7 +3,6 @@ switching and shake are not. Defocus and a turned camera are made from real clip
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,11 +11,13 @@ import numpy as np
 import pytest
 
 from support import footage
+from support.assets import REAL, clips, needs
+from support.media import source_video
 from vigil.analytics.tamper import TamperDetector
 from vigil.analytics.types import EventUpdate
 
-SHARED = Path(os.environ.get("VIGIL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-REAL = SHARED / "data" / "real"
+VTEST = source_video()
+SHOPFRONT = REAL / "shopfront_cctv.mp4"
 EPOCH_US = 1_700_000_000_000_000  # analysed frames carry wall-clock time
 FPS = 5.0
 
@@ -40,6 +41,7 @@ def altered(frames: Frames, start: int, change: Callable[[np.ndarray, int], np.n
     return [(ts, change(p, i) if i >= start else p) for i, (ts, p) in enumerate(frames)]
 
 
+@needs(REAL / "tamper_occlusion.mp4")
 def test_covered_lens_gives_one_event_after_the_cover_arrives() -> None:
     frames = clip(REAL / "tamper_occlusion.mp4")
     # The clip ends as the wrap covers the lens; a covered camera stays covered, so hold the
@@ -57,20 +59,14 @@ def test_covered_lens_gives_one_event_after_the_cover_arrives() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [
-        REAL / "shopfront_cctv.mp4",
-        REAL / "indoor_people.mp4",
-        REAL / "abandoned_backpack_indoor.mp4",
-        SHARED / "data" / "vtest.avi",
-    ],
-    ids=lambda p: p.name,
+    clips(SHOPFRONT, REAL / "indoor_people.mp4", REAL / "abandoned_backpack_indoor.mp4", VTEST),
 )
 def test_ordinary_footage_gives_no_tamper(path: Path) -> None:
     assert run(clip(path)) == []
 
 
 def test_defocus_is_reported_and_ends_when_focus_returns() -> None:
-    frames = clip(SHARED / "data" / "vtest.avi", seconds=40)
+    frames = clip(VTEST, seconds=40)
     third = len(frames) // 3
 
     def blur(p: np.ndarray, i: int) -> np.ndarray:
@@ -98,9 +94,7 @@ def rotated(p: np.ndarray, _: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("turn", [shifted, rotated])
-@pytest.mark.parametrize(
-    "path", [SHARED / "data" / "vtest.avi", REAL / "shopfront_cctv.mp4"], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", clips(VTEST, SHOPFRONT))
 def test_turned_camera_is_moved(path: Path, turn: Callable[[np.ndarray, int], np.ndarray]) -> None:
     frames = clip(path, seconds=30)
     middle = len(frames) // 2
@@ -134,9 +128,7 @@ def shake(p: np.ndarray, i: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("change", [night, noisy_night, infrared, shake])
-@pytest.mark.parametrize(
-    "path", [SHARED / "data" / "vtest.avi", REAL / "shopfront_cctv.mp4"], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", clips(VTEST, SHOPFRONT))
 def test_light_changes_and_shake_are_not_tamper(
     path: Path, change: Callable[[np.ndarray, int], np.ndarray]
 ) -> None:

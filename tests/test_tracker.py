@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import itertools
-import os
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from support.assets import MOT17, needs
 from vigil.analytics.tracker import Tracker, assign
 from vigil.analytics.types import Box, Detection
 
-SHARED = Path(os.environ.get("VIGIL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-MOT17 = SHARED / "data" / "real" / "MOT17-mini"
 FPS = 5.0
 PERIOD_US = int(1e6 / FPS)
 T0 = 1_700_000_000_000_000
@@ -168,10 +166,11 @@ def _mot_ground_truth(sequence: Path) -> dict[int, list[tuple[int, Box]]]:
     return frames
 
 
+@needs(MOT17)
 @pytest.mark.parametrize("sequence", ["MOT17-02-FRCNN", "MOT17-04-FRCNN", "MOT17-09-FRCNN"])
 def test_mot17_ground_truth_boxes_keep_one_id_per_person(sequence: str) -> None:
     path = MOT17 / sequence
-    assert path.is_dir(), f"{path} is missing; set VIGIL_SHARED to the shared assets"
+    assert path.is_dir(), f"{path}: no such MOT17 sequence in {MOT17}"
     frames = _mot_ground_truth(path)
     assert sorted(frames) == list(range(1, len(frames) + 1))  # consecutive pictures
     tracker = Tracker(FPS)  # each picture as one analysis period

@@ -15,10 +15,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from support.assets import SHARED
+
 ENV_VIDEO = "VIGIL_TEST_VIDEO"
 DEFAULT_VIDEOS = (
-    # The project's shared assets sit beside the repository (../shared), in CI as here.
-    Path(__file__).resolve().parents[3] / "shared" / "data" / "vtest.avi",
+    SHARED / "data" / "vtest.avi",
     # Debian's opencv-doc ships the same file, so a fresh machine can get it.
     Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi"),
 )

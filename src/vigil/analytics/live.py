@@ -27,6 +27,7 @@ from vigil.analytics.picture import analysis_picture
 from vigil.analytics.pipeline import AnalysisPipeline
 from vigil.analytics.settings import CameraAnalytics
 from vigil.errors import SourceError
+from vigil.events.payload import counts_json
 from vigil.events.sink import EventSink
 from vigil.media.clock import MediaClock
 from vigil.media.source import Source
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_SECONDS = 2.0  # of packets waiting for analysis before they are dropped
 PICTURES_SECONDS = 1.0  # of decoded pictures waiting for the pipeline before they are dropped
+COUNTS_INTERVAL_US = 60 * US  # line counts are published per minute of footage
 MICROSECONDS = Fraction(1, US)
 
 
@@ -62,6 +64,7 @@ class LiveAnalysis:
         self._sequence = 0
         self._codec: tuple[str, bytes | None] | None = None
         self._pipeline: AnalysisPipeline | None = None
+        self._counts_from_us: int | None = None  # start of the counts interval under way
         self._next_due = 0
         self._stopping = threading.Event()
         # Decoding and analysing run on two threads, so the stream keeps being decoded while a
@@ -104,15 +107,28 @@ class LiveAnalysis:
         self._analyser.start()
 
     def stop(self) -> None:
-        """Stop analysing; events still open end now, since nobody watches any more."""
+        """Stop analysing; events still open end now, since nobody watches any more, and the
+        counts of the interval under way are published. Then the sink sends what it holds."""
         self._stopping.set()
         self._offer(None)
         self._thread.join(timeout=5)
         self._pictures.put(None)
         self._analyser.join(timeout=5)
         if self._pipeline is not None and not self._analyser.is_alive():
-            for update in self._pipeline.close(now_us()):
+            end_us = now_us()
+            for update in self._pipeline.close(end_us):
                 self.sink.emit(update)
+            self._publish_counts(self._pipeline, end_us)
+        self.sink.close()
+
+    def _publish_counts(self, pipeline: AnalysisPipeline, end_us: int) -> None:
+        """The line crossings of [the interval's start, end_us), then a new interval."""
+        start_us, self._counts_from_us = self._counts_from_us, end_us
+        if not self.settings.lines or start_us is None:
+            return
+        crossings = pipeline.rules.drain_counts(end_us)
+        for report in counts_json(self.settings.lines, crossings, start_us, end_us):
+            self.sink.counts(self.camera, report)
 
     def report(self) -> dict[str, float | int | None]:
         now = time.monotonic()
@@ -216,10 +232,17 @@ class LiveAnalysis:
         height, width = picture.shape[:2]
         pipeline = self._pipeline
         if pipeline is None or (pipeline.width, pipeline.height) != (width, height):
+            if pipeline is not None:
+                self._publish_counts(pipeline, ts_us)
             pipeline = self._pipeline = AnalysisPipeline(
                 self.camera, self.settings, self.detector, width, height
             )
         updates = pipeline.process(ts_us, picture)
+        if self._counts_from_us is None:
+            self._counts_from_us = ts_us
+        elif ts_us >= (due := self._counts_from_us + COUNTS_INTERVAL_US):
+            # After an outage longer than an interval, one report covers the gap.
+            self._publish_counts(pipeline, due if ts_us < due + COUNTS_INTERVAL_US else ts_us)
         self.analysed += 1
         self._rate.append(time.monotonic())
         self.lag_s = max(0.0, (now_us() - ts_us) / US)

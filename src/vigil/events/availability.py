@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from vigil.events.sink import EventSink
 
 DOWN = ("offline", "error")
+EVENT_TYPES = ("camera_offline",)  # the events this supervisor-side watcher owns
 
 
 class Availability:
@@ -33,7 +34,7 @@ class Availability:
         if self._sink is None:
             from vigil.events.sink import EventSink
 
-            self._sink = EventSink(self.config, self.engine, "vigil-supervisor")
+            self._sink = EventSink(self.config, self.engine, "vigil-supervisor", announces=True)
         return self._sink
 
     def on_state(self, camera: str, state: str, error: str | None) -> None:

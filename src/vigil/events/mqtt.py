@@ -3,8 +3,10 @@
 Topics, under the configured prefix (default `vigil`), all QoS 1:
 - `<prefix>/events`: {"type": "new"|"update"|"end", "before": event|null, "after": event};
 - `<prefix>/<camera>/status`: the camera's state as JSON, retained;
-- `<prefix>/<camera>/counts`: line-crossing counts per interval;
-- `<prefix>/available`: "online" / "offline", retained (offline is also the last will).
+- `<prefix>/<camera>/counts`: line-crossing counts per interval, per line;
+- `<prefix>/available`: "online" / "offline", retained (offline is also the last will). Only
+  the node's own client (the supervisor's) announces it: a camera process that crashes or is
+  killed by the watchdog must not mark the whole node offline.
 
 Publishing never blocks the caller: paho's network thread connects, reconnects with backoff and
 sends; while the broker is unreachable messages wait in paho's bounded queue and go out on
@@ -37,21 +39,25 @@ FLUSH_TIMEOUT_S = 2.0
 
 
 class MqttPublisher:
-    def __init__(self, settings: MqttSettings) -> None:
+    def __init__(self, settings: MqttSettings, announces: bool = False) -> None:
+        """`announces`: this client speaks for the node on `<prefix>/available`."""
         self.settings = settings
+        self.announces = announces
         self.prefix = settings.topic_prefix
         self.broker = f"{settings.host}:{settings.port}"
         self.dropped = 0
         self.connected = threading.Event()
         self._lock = threading.Lock()
         self._last: dict[str, dict[str, Any]] = {}  # open event id -> its last "after"
+        self._latest: Any = None  # the last message handed to paho, to wait for at stop
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id)
         if settings.username is not None:
             password = settings.password.get_secret_value() if settings.password else None
             client.username_pw_set(settings.username, password)
         client.max_queued_messages_set(settings.queue_size)
         client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
-        client.will_set(self.topic("available"), "offline", qos=QOS, retain=True)
+        if announces:
+            client.will_set(self.topic("available"), "offline", qos=QOS, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         self.client = client
@@ -67,9 +73,13 @@ class MqttPublisher:
         self.client.loop_start()
 
     def stop(self) -> None:
-        info = self._publish(self.topic("available"), "offline", retain=True)
+        """Send what is queued (the last events' `end` above all), then disconnect."""
+        if self.announces:
+            self._publish(self.topic("available"), "offline", retain=True)
+        info = self._latest
         if self.connected.is_set() and info is not None:
-            # The connection may go while stopping; the last will then says offline anyway.
+            # Messages leave in order, so the last one acknowledged means all were. The
+            # connection may go while stopping; the last will then says offline anyway.
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(FLUSH_TIMEOUT_S)
         self.client.disconnect()
@@ -115,6 +125,7 @@ class MqttPublisher:
                     extra={"broker": self.broker, "topic": topic, "dropped": dropped},
                 )
             return None
+        self._latest = info
         return info
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any,
@@ -127,7 +138,8 @@ class MqttPublisher:
             return
         self.connected.set()
         log.info("MQTT connected", extra={"broker": self.broker})
-        client.publish(self.topic("available"), "online", qos=QOS, retain=True)
+        if self.announces:
+            client.publish(self.topic("available"), "online", qos=QOS, retain=True)
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any,
                        _properties: Any) -> None:  # fmt: skip

@@ -1,4 +1,4 @@
-"""An event as JSON, the same on MQTT and in `vigil events --json`.
+"""An event as JSON, the same on MQTT and in `vigil events --json`; line counts as JSON.
 
 Times are UTC ISO 8601 with microseconds and a Z; `box` is [x1, y1, x2, y2] in pixels of the
 analysed frame (as Frigate publishes it), null when the event has no box.
@@ -6,6 +6,8 @@ analysed frame (as Frigate publishes it), null when the event has no box.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from vigil.analytics.types import Box, Event
@@ -31,3 +33,20 @@ def event_json(event: Event) -> dict[str, Any]:
         "box": box_list(event.box),
         "attributes": event.attributes,
     }
+
+
+def counts_json(
+    lines: Iterable[str], crossings: Counter[tuple[str, str, str]], start_us: int, end_us: int
+) -> list[dict[str, Any]]:
+    """One report per line for [start, end): crossings per class and direction, zeros too, so
+    a quiet interval is told apart from a silent camera. Aggregates only, never individuals."""
+    reports = []
+    for line in lines:
+        report: dict[str, Any] = {
+            "line": line, "start": to_iso(start_us), "end": to_iso(end_us), "in": {}, "out": {}
+        }  # fmt: skip
+        for (name, label, direction), count in sorted(crossings.items()):
+            if name == line:
+                report[direction][label] = count
+        reports.append(report)
+    return reports

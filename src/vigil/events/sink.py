@@ -23,13 +23,16 @@ log = logging.getLogger(__name__)
 
 
 class EventSink:
-    def __init__(self, config: VigilConfig, engine: Engine, client_id: str) -> None:
+    def __init__(
+        self, config: VigilConfig, engine: Engine, client_id: str, announces: bool = False
+    ) -> None:
+        """`announces`: the node's own sink, whose MQTT client says the node is available."""
         self.store = EventStore(engine, snapshots_dir(config.storage.path))
         self.bus = EventBus()
         self.mqtt: MqttPublisher | None = None
         if config.mqtt is not None:
             settings = config.mqtt.model_copy(update={"client_id": client_id[:64]})
-            self.mqtt = MqttPublisher(settings)
+            self.mqtt = MqttPublisher(settings, announces)
             self.mqtt.start()
             self.bus.subscribe(self.mqtt.publish_event)
 
@@ -46,6 +49,10 @@ class EventSink:
     def status(self, camera: str, state: dict[str, object]) -> None:
         if self.mqtt is not None:
             self.mqtt.publish_status(camera, state)
+
+    def counts(self, camera: str, counts: dict[str, object]) -> None:
+        if self.mqtt is not None:
+            self.mqtt.publish_counts(camera, counts)
 
     def close(self) -> None:
         if self.mqtt is not None:

@@ -131,14 +131,19 @@ class EventStore:
         with self.engine.connect() as connection:
             return [self._stored(row) for row in connection.execute(query)]
 
-    def end_abandoned(self, cameras: Collection[str]) -> int:
-        """End the still-open events of these cameras at their last update: at start-up they
-        belong to a run that died (a crash or a power cut), and nothing will end them now."""
+    def end_abandoned(self, cameras: Collection[str], keep: Collection[str] = ()) -> int:
+        """End the still-open events of these cameras at their last update: they belong to a
+        process that died (a crash, the watchdog, a power cut), and nothing will end them now.
+        Events of the `keep` types have another, living owner."""
         if not cameras:
             return 0
         query = (
             update(events)
-            .where(events.c.end_us.is_(None), events.c.camera.in_(sorted(cameras)))
+            .where(
+                events.c.end_us.is_(None),
+                events.c.camera.in_(sorted(cameras)),
+                events.c.type.not_in(sorted(keep)),
+            )
             .values(end_us=events.c.updated_us)
         )
         with self.engine.begin() as connection:

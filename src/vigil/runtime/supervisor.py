@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.config import VigilConfig
 from vigil.events import snapshots_dir
+from vigil.events.availability import EVENT_TYPES as OWN_EVENT_TYPES
 from vigil.events.availability import Availability
 from vigil.events.store import EventStore
 from vigil.media.source import OPEN_TIMEOUT
@@ -80,6 +81,7 @@ class Supervisor:
         self.layout = Layout(config.storage.path)
         self.janitor = Janitor(config, self.index, self.status)
         self.availability = Availability(config, self.engine)
+        self.events = EventStore(self.engine, snapshots_dir(self.layout.root))
         self.cameras = {
             name: CameraProcess(name) for name, cam in config.cameras.items() if cam.enabled
         }
@@ -107,8 +109,7 @@ class Supervisor:
             )
         migrate(self.engine)
         Reconciler(self.layout, self.index).run()
-        store = EventStore(self.engine, snapshots_dir(self.layout.root))
-        if ended := store.end_abandoned(self.config.cameras):
+        if ended := self.events.end_abandoned(self.config.cameras):
             log.warning("ended events left open by the previous run", extra={"events": ended})
         for name, cam in self.config.cameras.items():
             if not cam.enabled:
@@ -220,6 +221,14 @@ class Supervisor:
         code = camera.process.wait()
         self._drain(camera)
         camera.process = None
+        try:
+            # Its open events died with it; camera_offline events are the supervisor's own.
+            self.events.end_abandoned([camera.name], keep=OWN_EVENT_TYPES)
+        except SQLAlchemyError as exc:
+            log.error(
+                "cannot end a dead camera process's events",
+                extra={"camera": camera.name, "error": str(exc)},
+            )
         if self.stopping.is_set():
             return
         if time.monotonic() - camera.started > STABLE_AFTER:

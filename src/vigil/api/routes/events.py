@@ -28,7 +28,7 @@ Name = Annotated[str | None, Query(max_length=64, pattern=NO_NUL)]
 
 class ReviewBody(BaseModel):
     verdict: Literal["acknowledged", "false_alarm"]
-    note: str = Field("", max_length=2000)
+    note: str = Field("", max_length=2000, pattern=NO_NUL)
 
 
 def _store(context: ApiContext) -> EventStore:
