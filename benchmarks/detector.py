@@ -97,7 +97,7 @@ def service_throughput(address: Path, pictures: list[np.ndarray], clients: int) 
 
 
 def start_service(address: Path, model: Path, workers: int) -> subprocess.Popen[bytes]:
-    return start_detector_service(address, model, "--threads", "1", "--workers", str(workers))
+    return start_detector_service(address, model, threads=1, workers=workers)
 
 
 def main() -> None:

@@ -181,3 +181,26 @@ def test_low_power_mode_analyses_keyframes_only_and_still_raises_events(
 
     assert wait_for("an intrusion from keyframes alone", intrusions, 90)
     assert vigil.stop() == 0
+
+
+@needs(MODEL)
+def test_vigil_run_gives_the_detector_service_every_detector_setting(
+    rtsp_server: RtspServerFactory, camera_clip: Path, vigil_factory: VigilFactory
+) -> None:
+    """The service once got a hand-built argument list, and models_dir, nms_iou and
+    input_size were lost on the way; now it reads the configuration itself."""
+    server = rtsp_server({"hall": camera_clip})
+    vigil = vigil_factory(
+        {"hall": {"main": server.url("hall"), "analysis": {"fps": 1}, "tamper": True}},
+        detector={"models_dir": str(MODEL.parent), "nms_iou": 0.6, "input_size": 320,
+                  "score": 0.4, "workers": 1},
+    )  # fmt: skip
+    vigil.start()
+    loaded = wait_for(
+        "the detector service's model",
+        lambda: next((e for e in vigil.logs() if e.get("msg") == "detector loaded"), None),
+        60,
+    )
+    assert loaded["model"] == str(MODEL) and loaded["adapter"] == "yolox"
+    assert (loaded["nms_iou"], loaded["input_size"], loaded["score"]) == (0.6, 320, 0.4)
+    assert vigil.stop() == 0

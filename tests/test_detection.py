@@ -17,8 +17,10 @@ from support.assets import MODEL, MOT17, REAL, needs
 from support.detector import start_detector_service
 from support.media import source_video
 from support.mot17 import frames_with_truth, match
+from vigil.analytics.coco import COCO_CLASSES, VEHICLES
+from vigil.analytics.detection import models
 from vigil.analytics.detection.base import Prepared, letterbox
-from vigil.analytics.detection.factory import adapter_of, load_detector
+from vigil.analytics.detection.factory import adapter_of, choose_model, load_detector
 from vigil.analytics.detection.hog import HogPeopleDetector
 from vigil.analytics.detection.service import (
     DetectorClient,
@@ -29,6 +31,7 @@ from vigil.analytics.detection.service import (
     send,
 )
 from vigil.analytics.detection.settings import DetectorSettings
+from vigil.analytics.detection.ssd import SsdMobilenetDetector
 from vigil.analytics.detection.yolov8 import decode_yolov8
 from vigil.analytics.detection.yolox import YoloxDetector
 from vigil.analytics.types import Box, Detection
@@ -129,19 +132,57 @@ def test_yolov8_decode_on_a_synthetic_output() -> None:
 
 
 @needs(MODEL)
-def test_factory_picks_yolox_or_falls_back_to_hog_with_advice(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_factory_picks_yolox_when_present() -> None:
     found = load_detector(DetectorSettings(models_dir=MODEL.parent))
     assert isinstance(found, YoloxDetector) and adapter_of(found.session) == "yolox"
+    choice = choose_model(DetectorSettings(models_dir=MODEL.parent))
+    assert (choice.name, choice.fallback) == ("yolox-nano", False)
+
+
+def test_without_yolox_the_installed_ssd_then_hog_with_advice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh install has no YOLOX file: it detects with the CNN its packages brought, and
+    only without that too with HOG. Each fallback says why and what to do."""
     caplog.set_level(logging.WARNING, logger="vigil.analytics.detection.factory")
     missing = tmp_path / "absent.onnx"
-    assert isinstance(load_detector(DetectorSettings(model=str(missing))), HogPeopleDetector)
+    assert isinstance(load_detector(DetectorSettings(model=str(missing))), SsdMobilenetDetector)
+    assert isinstance(load_detector(DetectorSettings(models_dir=tmp_path)), SsdMobilenetDetector)
+    monkeypatch.setattr(models, "packaged_dir", lambda _package: None)
     assert isinstance(load_detector(DetectorSettings(models_dir=tmp_path)), HogPeopleDetector)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 2
-    assert str(missing) in warnings[0] and "vigil models pull yolox-nano" in warnings[0]
-    assert "detector.model" in warnings[1] and str(tmp_path / "yolox_nano.onnx") in warnings[1]
+    assert len(warnings) == 3, warnings
+    assert str(missing) in warnings[0] and "SSD-MobileNet-v2" in warnings[0]
+    assert str(tmp_path / "yolox_nano.onnx") in warnings[1] and "weaker" in warnings[1]
+    assert "HOG" in warnings[2] and "vigil models pull yolox-nano" in warnings[2]
+
+
+def test_the_installed_ssd_finds_people_and_keeps_to_the_classes_asked() -> None:
+    ssd = load_detector(DetectorSettings(model="ssd-mobilenet-v2"))
+    assert isinstance(ssd, SsdMobilenetDetector)
+    pictures = frames(VTEST, list(range(0, 500, 50)))
+    found = ssd.detect(pictures)
+    people = [sum(d.label == "person" for d in per) for per in found]
+    # vtest: three to eight people walk through every sampled picture.
+    assert min(people) >= 2 and np.mean(people) >= 4, people
+    height, width = pictures[0].shape[:2]
+    for per in found:
+        for d in per:
+            assert 0 <= d.box.x1 < d.box.x2 <= width and 0 <= d.box.y1 < d.box.y2 <= height
+            assert d.score >= ssd.score and d.label in COCO_CLASSES
+    assert [d.label for d in found[0]] != [], "some picture has boxes to compare"
+    only = ssd.detect(pictures[:3], classes=["person"])
+    assert [len(p) for p in only] == people[:3]
+    assert ssd.detect(pictures[:1], classes=["car"]) == [[d for d in found[0] if d.label == "car"]]
+    assert ssd.detect([]) == []
+
+
+@needs(REAL / "motorway_cctv.avi")
+def test_the_installed_ssd_finds_vehicles_on_the_motorway() -> None:
+    ssd = load_detector(DetectorSettings(model="ssd-mobilenet-v2"))
+    pictures = frames(REAL / "motorway_cctv.avi", list(range(0, 200, 25)))
+    vehicles = [sum(d.label in VEHICLES for d in per) for per in ssd.detect(pictures)]
+    assert sum(vehicles) >= len(pictures), vehicles
 
 
 # --- the detector service -------------------------------------------------------------------

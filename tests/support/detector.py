@@ -8,13 +8,21 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 
 def start_detector_service(
-    address: Path, model: Path, *options: str, timeout: float = 60.0
+    address: Path, model: Path, timeout: float = 60.0, **detector: object
 ) -> subprocess.Popen[bytes]:
-    """`python -m vigil.analytics.detection.service` on a Unix socket, once it listens."""
-    command = [sys.executable, "-m", "vigil.analytics.detection.service",
-               "--address", str(address), "--model", str(model), *options]  # fmt: skip
+    """`python -m vigil.analytics.detection.service CONFIG` on a Unix socket, once it listens;
+    `detector` holds more of the configuration's `detector:` settings."""
+    config = address.with_name(f"{address.stem}.yaml")
+    config.write_text(yaml.safe_dump({
+        "storage": {"path": str(address.parent)},
+        "detector": {"model": str(model), **detector},
+    }))  # fmt: skip
+    command = [sys.executable, "-m", "vigil.analytics.detection.service", str(config),
+               "--address", str(address)]  # fmt: skip
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -152,9 +152,8 @@ class CameraWorker:
         from vigil.events.sink import EventSink
 
         sink = EventSink(self.config, engine, f"vigil-{self.name}")
-        from vigil.analytics.detection.service import DetectorClient
+        from vigil.analytics.detection.service import DetectorClient, detector_address
         from vigil.analytics.live import LiveAnalysis
-        from vigil.runtime.service import detector_address
 
         sub = self.camera.sub
         transport = self.config.transport(self.name)

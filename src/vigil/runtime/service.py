@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from vigil.config import VigilConfig
 from vigil.runtime.backoff import Backoff
 from vigil.runtime.lifeline import die_with_parent
 
@@ -59,27 +56,7 @@ class ServiceProcess:
         self.process = None
 
 
-def detector_address(storage_path: Path) -> Path:
-    """The detector service's Unix socket: beside the recordings, or in /tmp when that path
-    is too long for a socket name (108 bytes on Linux)."""
-    beside = storage_path.resolve() / "detector.sock"
-    if len(str(beside)) < 100:
-        return beside
-    digest = hashlib.sha256(str(beside).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"vigil-detector-{digest}.sock"
-
-
-def detector_command(config: VigilConfig) -> list[str]:
-    settings = config.detector
-    command = [
-        sys.executable, "-m", "vigil.analytics.detection.service",
-        "--address", str(detector_address(config.storage.path)),
-        "--storage", str(config.storage.path),
-        "--adapter", settings.adapter,
-        "--threads", str(settings.threads),
-        "--workers", str(settings.workers),
-        "--score", str(settings.score),
-    ]  # fmt: skip
-    if settings.model:
-        command += ["--model", settings.model]
-    return command
+def detector_command(config_path: Path) -> list[str]:
+    """The detector service reads its own settings (`detector:` and `storage.path`) from the
+    configuration, as every child does: none can be dropped on the way."""
+    return [sys.executable, "-m", "vigil.analytics.detection.service", str(config_path)]

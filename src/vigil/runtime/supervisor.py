@@ -89,7 +89,7 @@ class Supervisor:
         self.stopping = threading.Event()
         self.hang_after = config.ingest.stall_timeout + OPEN_TIMEOUT + 5.0
         self.detector = (
-            ServiceProcess("detector", detector_command(config))
+            ServiceProcess("detector", detector_command(config_path))
             if any(config.cameras[name].analytics() for name in self.cameras)
             else None
         )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from vigil.analytics.detection.factory import choose_model
 from vigil.analytics.detection.models import ModelError, check, list_models, models_dirs, pull
+from vigil.analytics.detection.settings import DetectorSettings
 from vigil.cli_support import JsonOption, load
 from vigil.config import StorageConfig
 
@@ -25,13 +27,20 @@ DirOption = Annotated[
 ]  # fmt: skip
 
 
-def _directory(config: Path | None, directory: Path | None) -> Path:
-    if directory is not None:
-        return directory
-    storage = StorageConfig().path
+def _settings(config: Path | None, directory: Path | None) -> tuple[DetectorSettings, Path]:
+    """The detector settings and storage path that `vigil run` would use; --dir wins."""
+    settings, storage = DetectorSettings(), StorageConfig().path
     if config is not None:
-        storage = load(config).storage.path
-    return models_dirs(storage)[0]
+        loaded = load(config)
+        settings, storage = loaded.detector, loaded.storage.path
+    if directory is not None:
+        settings = replace(settings, models_dir=directory)
+    return settings, storage
+
+
+def _directory(config: Path | None, directory: Path | None) -> Path:
+    settings, storage = _settings(config, directory)
+    return models_dirs(storage, settings.models_dir)[0]
 
 
 @models_app.command("list")
@@ -40,13 +49,18 @@ def list_command(
     directory: DirOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Known models and any other .onnx file in the models directory."""
-    where = _directory(config, directory)
+    """Known models and any other .onnx file in the models directory, and which one the
+    detector uses, and why."""
+    settings, storage = _settings(config, directory)
+    where = models_dirs(storage, settings.models_dir)[0]
     infos = list_models(where)
+    choice = choose_model(settings, storage)
     if as_json:
         rows = [{**asdict(i), "path": str(i.path)} for i in infos]
-        typer.echo(json.dumps({"dir": str(where), "models": rows}, indent=2))
+        in_use = {**asdict(choice), "path": str(choice.path) if choice.path else None}
+        typer.echo(json.dumps({"dir": str(where), "models": rows, "in_use": in_use}, indent=2))
         return
+    typer.echo(f"in use: {choice.name} ({choice.reason})")
     typer.echo(f"models in {where}:")
     for info in infos:
         state = "missing"

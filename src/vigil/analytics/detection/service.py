@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ import signal
 import socket
 import struct
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Collection
@@ -48,6 +50,8 @@ from vigil.analytics.detection.base import (
 from vigil.analytics.detection.factory import DEFAULT_STORAGE, load_detector
 from vigil.analytics.detection.settings import DetectorSettings
 from vigil.analytics.types import Box, Detection
+from vigil.config import load_config
+from vigil.errors import VigilError
 from vigil.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -402,24 +406,27 @@ def run_service(
         service.close()
 
 
+def detector_address(storage_path: Path) -> Path:
+    """The detector service's Unix socket: beside the recordings, or in /tmp when that path
+    is too long for a socket name (108 bytes on Linux)."""
+    beside = storage_path.resolve() / "detector.sock"
+    if len(str(beside)) < 100:
+        return beside
+    digest = hashlib.sha256(str(beside).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"vigil-detector-{digest}.sock"
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m vigil.analytics.detection.service")
-    parser.add_argument("--address", type=Path, required=True, help="Unix socket path")
-    parser.add_argument("--storage", type=Path, default=DEFAULT_STORAGE, help="storage.path")
-    parser.add_argument("--model", help="model file or known name (default: yolox-nano)")
-    parser.add_argument("--adapter", default="auto", choices=["auto", "yolox", "yolov8", "hog"])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=DetectorSettings().workers)
-    parser.add_argument("--score", type=float, default=DetectorSettings.score)
+    parser.add_argument("config", type=Path, help="the configuration: detector and storage")
+    parser.add_argument("--address", type=Path, help="Unix socket path (default: the storage's)")
     args = parser.parse_args(argv)
     setup_logging(os.environ.get("VIGIL_LOG_LEVEL", "INFO"))
-    settings = DetectorSettings(
-        model=args.model, adapter=args.adapter, threads=args.threads, workers=args.workers,
-        score=args.score,
-    )  # fmt: skip
     try:
-        run_service(settings, args.address, args.storage)
-    except DetectionError as exc:
+        config = load_config(args.config)
+        address = args.address or detector_address(config.storage.path)
+        run_service(config.detector, address, config.storage.path)
+    except VigilError as exc:
         log.error("detector service failed", extra={"error": str(exc)})
         return 2
     return 0

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import ConfigDict
 
-AdapterName = Literal["auto", "yolox", "yolov8", "hog"]
+AdapterName = Literal["auto", "yolox", "yolov8", "ssd", "hog"]
 
 
 @dataclass(frozen=True)
