@@ -49,9 +49,9 @@ import detector as detector_bench  # noqa: E402  (benchmarks/detector.py)
 from record import cpu_of, tree  # noqa: E402
 from support.media import ENV_VIDEO, h264_clip  # noqa: E402
 from vigil.analytics.detection.base import open_session  # noqa: E402
-from vigil.analytics.detection.settings import DetectorSettings  # noqa: E402
 from vigil.analytics.detection.yolox import YoloxDetector  # noqa: E402
 from vigil.config import load_config  # noqa: E402
+from vigil.settings.detector import DetectorSettings  # noqa: E402
 from vigil.storage.database import connect  # noqa: E402
 from vigil.storage.report import status_report  # noqa: E402
 

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.detector import start_detector_service
 from vigil.analytics.detection.base import open_session
 from vigil.analytics.detection.service import DetectorClient
-from vigil.analytics.detection.settings import DetectorSettings
 from vigil.analytics.detection.yolox import YoloxDetector
+from vigil.settings.detector import DetectorSettings
 
 SHARED = Path(os.environ.get("VIGIL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 VIDEO = SHARED / "data" / "vtest.avi"

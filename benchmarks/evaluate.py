@@ -40,12 +40,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.mot17 import frames_with_truth, match
 from vigil.analytics.detection.base import Detector
 from vigil.analytics.detection.factory import load_detector
-from vigil.analytics.detection.settings import DetectorSettings
 from vigil.analytics.offline import analyze_video, default_analytics, sampled_pictures
 from vigil.analytics.picture import analysis_picture
 from vigil.analytics.pipeline import AnalysisPipeline
-from vigil.analytics.settings import CameraAnalytics
 from vigil.analytics.types import Box, Event
+from vigil.settings.analytics import CameraAnalytics
+from vigil.settings.detector import DetectorSettings
 from vigil.timeutil import US
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,7 +21,6 @@ from sqlalchemy import update
 
 from support.console import REASON, Console
 from vigil.api.app import STATIC
-from vigil.events import snapshots_dir
 from vigil.storage.schema import events, segments
 from vigil.timeutil import US, to_iso
 
@@ -353,7 +352,7 @@ def outside(console: Console) -> Outside:
     video = console.directory / "outside.ts"
     shutil.copy(next(context.layout.recordings.rglob("*.ts")), video)
     picture = console.directory / "outside.jpg"
-    shutil.copy(next(snapshots_dir(context.layout.root).rglob("*.jpg")), picture)
+    shutil.copy(next(context.layout.snapshots.rglob("*.jpg")), picture)
     text = console.directory / "secret.txt"
     text.write_text(SECRET)
     return Outside(video, picture, text)
@@ -409,7 +408,7 @@ def test_event_snapshots_pointing_outside_the_snapshots_are_not_served(
     console: Console, outside: Outside
 ) -> None:
     context: Any = console.context
-    link = snapshots_dir(context.layout.root) / "link.jpg"
+    link = context.layout.snapshots / "link.jpg"
     link.symlink_to(outside.picture)
     picture = outside.picture.read_bytes()
     target = f"/api/v1/events/{console.event_id}/snapshot.jpg"

@@ -17,7 +17,6 @@ from support.assets import MODEL, MOT17, REAL, needs
 from support.detector import start_detector_service
 from support.media import source_video
 from support.mot17 import frames_with_truth, match
-from vigil.analytics.coco import COCO_CLASSES, VEHICLES
 from vigil.analytics.detection import models
 from vigil.analytics.detection.base import Prepared, letterbox
 from vigil.analytics.detection.factory import adapter_of, choose_model, load_detector
@@ -30,11 +29,12 @@ from vigil.analytics.detection.service import (
     receive,
     send,
 )
-from vigil.analytics.detection.settings import DetectorSettings
 from vigil.analytics.detection.ssd import SsdMobilenetDetector
 from vigil.analytics.detection.yolov8 import decode_yolov8
 from vigil.analytics.detection.yolox import YoloxDetector
 from vigil.analytics.types import Box, Detection
+from vigil.coco import COCO_CLASSES, VEHICLES
+from vigil.settings.detector import DetectorSettings
 
 VTEST = source_video()
 INDOOR = REAL / "indoor_people.mp4"

@@ -7,18 +7,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from support.media import h264_clip
 from support.segments import write_segment
 from vigil.analytics.types import Box, Event, EventUpdate
 from vigil.config import VigilConfig, parse_config
-from vigil.events import snapshots_dir
-from vigil.events.settings import CameraRecordSettings
+from vigil.events.reviews import ReviewStore
 from vigil.events.store import EventStore
+from vigil.settings.events import CameraRecordSettings
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import Layout
 from vigil.storage.retention import Janitor
+from vigil.storage.schema import event_reviews
 from vigil.storage.status import StatusStore
 from vigil.timeutil import US, now_us
 
@@ -56,7 +57,7 @@ def test_events_mode_keeps_only_footage_around_events(
     engine: Engine, layout: Layout, clip: Path
 ) -> None:
     index = SegmentIndex(engine)
-    store = EventStore(engine, snapshots_dir(layout.root))
+    store = EventStore(engine, layout.snapshots)
     base = now_us() - 400 * US
     at = {
         s: write_segment(layout, clip, "gate", base + s * US, index=index)
@@ -72,7 +73,11 @@ def test_events_mode_keeps_only_footage_around_events(
 
     record = CameraRecordSettings(mode="events", pre_seconds=5, post_seconds=10)
     janitor = Janitor(
-        config_for(layout, retention_days=30), index, StatusStore(engine), record={"gate": record}
+        config_for(layout, retention_days=30),
+        index,
+        StatusStore(engine),
+        record={"gate": record},
+        expire_events=EventStore(engine, layout.snapshots).expire,
     )
     assert janitor.run_once() == 4
     kept = [s.path for s in index.find("gate")]
@@ -90,7 +95,7 @@ def test_event_footage_outlives_continuous_footage(
     engine: Engine, layout: Layout, clip: Path
 ) -> None:
     index = SegmentIndex(engine)
-    store = EventStore(engine, snapshots_dir(layout.root))
+    store = EventStore(engine, layout.snapshots)
     now = now_us()
     # gate: continuous, 2 days, event footage 5 days. yard: events mode, event footage 2 days.
     gate = {
@@ -113,7 +118,11 @@ def test_event_footage_outlives_continuous_footage(
         "yard": CameraRecordSettings(mode="events", event_retention_days=2),
     }
     janitor = Janitor(
-        config_for(layout, retention_days=2), index, StatusStore(engine), record=record
+        config_for(layout, retention_days=2),
+        index,
+        StatusStore(engine),
+        record=record,
+        expire_events=EventStore(engine, layout.snapshots).expire,
     )
     janitor.run_once()
     assert [s.path for s in index.find("gate")] == [gate[3], gate[1]]
@@ -129,7 +138,13 @@ def test_held_segments_survive_events_mode(engine: Engine, layout: Layout, clip:
     old = [write_segment(layout, clip, "gate", now_us() - n * DAY, index=index) for n in (9, 2)]
     index.set_hold([s.id for s in index.find("gate")], True)
     record = CameraRecordSettings(mode="events", event_retention_days=1)
-    janitor = Janitor(config_for(layout, 1), index, StatusStore(engine), record={"gate": record})
+    janitor = Janitor(
+        config_for(layout, 1),
+        index,
+        StatusStore(engine),
+        record={"gate": record},
+        expire_events=EventStore(engine, layout.snapshots).expire,
+    )
     assert janitor.run_once() == 0
     assert [s.path for s in index.find("gate")] == old
     assert all(layout.absolute(p).exists() for p in old)
@@ -139,15 +154,27 @@ def test_cameras_without_record_settings_keep_their_old_retention(
     engine: Engine, layout: Layout, clip: Path
 ) -> None:
     index = SegmentIndex(engine)
-    store = EventStore(engine, snapshots_dir(layout.root))
+    store = EventStore(engine, layout.snapshots)
     now = now_us()
     expired = write_segment(layout, clip, "gate", now - 3 * DAY, index=index)
     fresh = write_segment(layout, clip, "gate", now - 60 * US, index=index)
     # An event does not extend footage without record settings; it expires with it.
     old_event = store_event(store, "gate", now - 3 * DAY, now - 3 * DAY + US)
     open_event = store_event(store, "gate", now - 3 * DAY, None)
-    janitor = Janitor(config_for(layout, retention_days=2), index, StatusStore(engine))
+    reviews = ReviewStore(engine)
+    for event_id in (old_event, open_event):
+        reviews.put(event_id, "acknowledged", "seen", "investigator1")
+    janitor = Janitor(
+        config_for(layout, retention_days=2),
+        index,
+        StatusStore(engine),
+        expire_events=EventStore(engine, layout.snapshots).expire,
+    )
     assert janitor.run_once() == 1
     assert [s.path for s in index.find("gate")] == [fresh]
     assert not layout.absolute(expired).exists()
     assert store.get(old_event) is None and store.get(open_event) is not None
+    # The event's review goes with it: no review outlives its event.
+    assert set(reviews.get_many([old_event, open_event])) == {open_event}
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(event_reviews)).scalar() == 1

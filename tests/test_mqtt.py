@@ -14,7 +14,7 @@ from support.vigil import wait_for
 from vigil.analytics.types import Box, Event, EventUpdate
 from vigil.events.bus import EventBus
 from vigil.events.mqtt import MqttPublisher
-from vigil.events.settings import MqttSettings
+from vigil.settings.events import MqttSettings
 from vigil.timeutil import US, now_us, parse_iso
 
 

@@ -15,11 +15,11 @@ from support.assets import MODEL, needs
 from support.media import source_video
 from vigil.analytics.detection.base import Detector
 from vigil.analytics.detection.factory import load_detector
-from vigil.analytics.detection.settings import DetectorSettings
 from vigil.analytics.offline import sampled_pictures
 from vigil.analytics.pipeline import MAX_SLOWDOWN, RECHECK_US, AnalysisPipeline
-from vigil.analytics.settings import CameraAnalytics
 from vigil.analytics.types import Detection
+from vigil.settings.analytics import CameraAnalytics
+from vigil.settings.detector import DetectorSettings
 
 SECONDS = 24
 SETTINGS = CameraAnalytics.model_validate(

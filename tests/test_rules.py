@@ -9,9 +9,9 @@ import yaml
 from pydantic import ValidationError
 
 from vigil.analytics.rules import RuleEngine
-from vigil.analytics.settings import CameraAnalytics
 from vigil.analytics.tracker import Tracker
 from vigil.analytics.types import Box, Detection, EventUpdate, Track
+from vigil.settings.analytics import CameraAnalytics
 
 W, H = 1000, 1000  # frame pixels: normalised 0.1 is 100 px
 FPS = 5

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, select
 from support.media import h264_clip
 from support.segments import write_segment
 from vigil.config import parse_config
+from vigil.events.store import EventStore
 from vigil.media.probe import probe
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import Layout
@@ -165,7 +166,12 @@ def test_retention_deletes_expired_but_never_held(
     held = write_segment(layout, clip, "gate", old + 5 * US, index=index)
     fresh = write_segment(layout, clip, "gate", now_us() - 60 * US, index=index)
     index.set_hold([s.id for s in index.find("gate") if s.path == held], True)
-    janitor = Janitor(config_for(layout, retention=2), index, StatusStore(engine))  # type: ignore[arg-type]
+    janitor = Janitor(
+        config_for(layout, retention=2),
+        index,
+        StatusStore(engine),
+        expire_events=EventStore(engine, layout.snapshots).expire,
+    )  # type: ignore[arg-type]
     assert janitor.run_once() == 1
     assert [s.path for s in index.find("gate")] == [held, fresh]
     assert not layout.absolute(expired).exists() and layout.absolute(held).exists()
@@ -193,14 +199,26 @@ def test_free_space_floor_deletes_oldest_across_cameras_then_alarms(
     # The floor sits just above what deleting the three oldest frees.
     floor = total - sum(sizes.values()) + sum(sizes[r] for r in order[:3]) - 1
     config = config_for(layout, min_free=f"{floor}")
-    janitor = Janitor(config, index, status, free_space=free_space)  # type: ignore[arg-type]
+    janitor = Janitor(
+        config,
+        index,
+        status,
+        free_space=free_space,
+        expire_events=EventStore(engine, layout.snapshots).expire,
+    )  # type: ignore[arg-type]
     janitor.run_once()
     remaining = [s.path for s in index.find("gate") + index.find("yard")]
     assert sorted(remaining) == sorted(order[3:])  # oldest first, whichever camera
     assert status.alarms() == []
 
     config = config_for(layout, min_free=f"{total}")  # nothing can satisfy this floor
-    janitor = Janitor(config, index, status, free_space=free_space)  # type: ignore[arg-type]
+    janitor = Janitor(
+        config,
+        index,
+        status,
+        free_space=free_space,
+        expire_events=EventStore(engine, layout.snapshots).expire,
+    )  # type: ignore[arg-type]
     janitor.run_once()
     assert [s.path for s in index.find("yard")] == [order[4]]  # the held one survives
     assert index.find("gate") == []

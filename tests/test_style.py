@@ -1,4 +1,4 @@
-"""The tree stays ruff-clean (lint and format), as the style guide asks."""
+"""The tree stays ruff-clean (lint and format) and keeps its import layers."""
 
 from __future__ import annotations
 
@@ -16,3 +16,13 @@ def test_ruff_lint_and_format() -> None:
             cwd=ROOT, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_lower_layers_never_import_higher_ones() -> None:
+    """The import-layer contract in pyproject.toml: storage, media and settings stand alone."""
+    done = subprocess.run(
+        [Path(sys.executable).with_name("lint-imports")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 kept, 0 broken" in done.stdout

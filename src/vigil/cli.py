@@ -11,12 +11,12 @@ import typer
 
 from vigil.accounts.cli import user_app
 from vigil.analytics.detection.cli import models_app
-from vigil.analytics.detection.settings import DetectorSettings
 from vigil.audit.cli import audit_app
 from vigil.cli_support import ConfigOption, JsonOption, fail, load, open_database
 from vigil.config import VigilConfig
 from vigil.errors import VigilError
 from vigil.logs import setup_logging
+from vigil.settings.detector import DetectorSettings
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import PRIVATE_UMASK, Layout
 from vigil.storage.report import status_report

@@ -14,27 +14,22 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     IPvAnyNetwork,
     ValidationError,
     field_validator,
 )
 
-from vigil.analytics.detection.settings import DetectorSettings
-from vigil.analytics.settings import CameraAnalytics
 from vigil.errors import ConfigError
-from vigil.events.settings import CameraRecordSettings, MqttSettings
 from vigil.redact import redact_url
+from vigil.settings.analytics import CameraAnalytics
+from vigil.settings.base import Strict
+from vigil.settings.detector import DetectorSettings
+from vigil.settings.events import CameraRecordSettings, MqttSettings
 
 CAMERA_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|[kmgt]?i?b?)\s*$", re.IGNORECASE)
 UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def parse_stream_url(url: str) -> str:

@@ -21,7 +21,6 @@ from vigil.analytics.types import Box, Event, EventUpdate
 from vigil.api.app import create_app
 from vigil.api.server import build
 from vigil.config import parse_config
-from vigil.events import snapshots_dir
 from vigil.events.store import EventStore
 from vigil.storage.index import SegmentIndex
 from vigil.timeutil import US, now_us
@@ -88,7 +87,7 @@ def open_console(
         at = index.last_end("gate") or at
         assert relative
     segment_ids = [s.id for s in index.find("gate")]
-    store = EventStore(context.engine, snapshots_dir(context.layout.root))
+    store = EventStore(context.engine, context.layout.snapshots)
     event = Event(
         uuid7(),
         "gate",

@@ -25,13 +25,13 @@ import numpy as np
 from vigil.analytics.detection.base import Detector
 from vigil.analytics.picture import analysis_picture
 from vigil.analytics.pipeline import AnalysisPipeline
-from vigil.analytics.settings import CameraAnalytics
 from vigil.errors import SourceError
 from vigil.events.payload import counts_json
 from vigil.events.sink import EventSink
 from vigil.media.clock import MediaClock
 from vigil.media.source import Source
 from vigil.runtime.backoff import Backoff
+from vigil.settings.analytics import CameraAnalytics
 from vigil.timeutil import US, now_us
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ import numpy as np
 from vigil.analytics.detection.base import Detector
 from vigil.analytics.picture import analysis_picture
 from vigil.analytics.pipeline import AnalysisPipeline
-from vigil.analytics.settings import CameraAnalytics
 from vigil.analytics.types import Event
 from vigil.errors import SourceError
+from vigil.settings.analytics import CameraAnalytics
 from vigil.timeutil import US
 
 # Without a configuration: the checks that need no knowledge of the scene. An investigator's

@@ -16,11 +16,11 @@ from vigil.analytics.detection.base import DetectionError, Detector
 from vigil.analytics.motion import MotionDetector
 from vigil.analytics.regions import detection_regions
 from vigil.analytics.rules import RuleEngine
-from vigil.analytics.settings import CameraAnalytics
 from vigil.analytics.static_objects import StaticObjectDetector
 from vigil.analytics.tamper import TamperDetector
 from vigil.analytics.tracker import Tracker
 from vigil.analytics.types import Box, Detection, EventUpdate
+from vigil.settings.analytics import CameraAnalytics
 
 log = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from vigil.analytics.coco import BAGS
 from vigil.analytics.types import Box, Detection, Track
+from vigil.coco import BAGS
 
 # Classes a detector swaps for one another from one picture to the next.
 FAMILIES = (

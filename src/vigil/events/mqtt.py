@@ -27,7 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from vigil.analytics.types import EventUpdate
 from vigil.events.payload import event_json
-from vigil.events.settings import MqttSettings
+from vigil.settings.events import MqttSettings
 
 log = logging.getLogger(__name__)
 

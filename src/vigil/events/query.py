@@ -11,10 +11,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from vigil.config import VigilConfig
-from vigil.events import snapshots_dir
 from vigil.events.payload import box_list, event_json
-from vigil.events.settings import CameraRecordSettings
 from vigil.events.store import DEFAULT_LIMIT, EventStore, StoredEvent
+from vigil.settings.events import CameraRecordSettings
 from vigil.storage.layout import Layout
 
 
@@ -48,7 +47,7 @@ def list_events(
     limit: int | None = DEFAULT_LIMIT,
 ) -> list[dict[str, Any]]:
     """Events overlapping [since, until], newest first, each with its snapshots and recording."""
-    store = EventStore(engine, snapshots_dir(Layout(config.storage.path).root))
+    store = EventStore(engine, Layout(config.storage.path).snapshots)
     found = store.find(camera=camera, type=type, since_us=since_us, until_us=until_us, limit=limit)
     reports = []
     for event in found:

@@ -14,10 +14,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from vigil.analytics.types import EventUpdate
 from vigil.config import VigilConfig
 from vigil.errors import VigilError
-from vigil.events import snapshots_dir
 from vigil.events.bus import EventBus
 from vigil.events.mqtt import MqttPublisher
 from vigil.events.store import EventStore
+from vigil.storage.layout import Layout
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class EventSink:
         self, config: VigilConfig, engine: Engine, client_id: str, announces: bool = False
     ) -> None:
         """`announces`: the node's own sink, whose MQTT client says the node is available."""
-        self.store = EventStore(engine, snapshots_dir(config.storage.path))
+        self.store = EventStore(engine, Layout(config.storage.path).snapshots)
         self.bus = EventBus()
         self.mqtt: MqttPublisher | None = None
         if config.mqtt is not None:

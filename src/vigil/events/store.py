@@ -10,21 +10,27 @@ them, as segments are.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, Insert, or_, select, update
+from sqlalchemy import Connection, Engine, Insert, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vigil.analytics.types import Box, Event, EventUpdate
 from vigil.errors import StorageError
 from vigil.events.snapshots import SnapshotPaths, relative_paths, write_snapshots
 from vigil.storage.index import Segment, SegmentIndex
-from vigil.storage.schema import events
+from vigil.storage.layout import fsync_dir
+from vigil.storage.schema import event_reviews, events
 from vigil.timeutil import US, now_us
+
+log = logging.getLogger(__name__)
+
+EXPIRE_BATCH = 500  # events per expiry transaction
 
 DEFAULT_LIMIT = 100
 
@@ -93,6 +99,35 @@ class EventStore:
             self._insert(event, frame, ended=update.phase == "end")
         else:
             self._merge(stored, event, frame, ended=update.phase == "end")
+
+    def expire(self, camera: str, ended_before_us: int, limit: int = EXPIRE_BATCH) -> int:
+        """Events of the camera that ended before the time go, with their footage (retention
+        calls this): snapshots unlinked and their folders fsynced first, then the event rows
+        and their reviews in one transaction, so no row ever names a missing snapshot and no
+        review outlives its event. Returns how many went; call again while it returns limit."""
+        query = select(events.c.id, events.c.snapshot, events.c.clean_snapshot).where(
+            events.c.camera == camera, events.c.end_us < ended_before_us
+        )
+        with self.engine.connect() as connection:
+            rows = list(connection.execute(query.limit(limit)))
+        if not rows:
+            return 0
+        folders = set()
+        for row in rows:
+            for relative in (row.snapshot, row.clean_snapshot):
+                if relative:
+                    path = self.snapshots_dir / relative
+                    path.unlink(missing_ok=True)
+                    folders.add(path.parent)
+        for folder in folders:
+            if folder.exists():
+                fsync_dir(folder)
+        ids = [row.id for row in rows]
+        with self.engine.begin() as connection:
+            connection.execute(delete(event_reviews).where(event_reviews.c.event_id.in_(ids)))
+            connection.execute(delete(events).where(events.c.id.in_(ids)))
+        log.info("retention: deleted events", extra={"camera": camera, "count": len(rows)})
+        return len(rows)
 
     def get(self, event_id: str) -> StoredEvent | None:
         with self.engine.connect() as connection:

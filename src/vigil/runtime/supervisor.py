@@ -22,7 +22,6 @@ from typing import IO, Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.config import VigilConfig
-from vigil.events import snapshots_dir
 from vigil.events.availability import EVENT_TYPES as OWN_EVENT_TYPES
 from vigil.events.availability import Availability
 from vigil.events.store import EventStore
@@ -79,9 +78,9 @@ class Supervisor:
         self.index = SegmentIndex(self.engine)
         self.status = StatusStore(self.engine)
         self.layout = Layout(config.storage.path)
-        self.janitor = Janitor(config, self.index, self.status)
         self.availability = Availability(config, self.engine)
-        self.events = EventStore(self.engine, snapshots_dir(self.layout.root))
+        self.events = EventStore(self.engine, self.layout.snapshots)
+        self.janitor = Janitor(config, self.index, self.status, expire_events=self.events.expire)
         self.cameras = {
             name: CameraProcess(name) for name, cam in config.cameras.items() if cam.enabled
         }

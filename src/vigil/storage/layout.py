@@ -25,6 +25,7 @@ class Layout:
         self.root = storage_path
         self.recordings = storage_path / "recordings"
         self.quarantine = storage_path / "quarantine"
+        self.snapshots = storage_path / "snapshots"  # <camera>/<YYYY-MM-DD>/<event id>.jpg
 
     def create(self) -> bool:
         """Make the storage directories, private to Vigil's user. A root left readable by

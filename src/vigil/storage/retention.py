@@ -1,6 +1,6 @@
 """Retention: per-camera age limits and the global free-space floor.
 
-A camera with `record` settings (vigil.events.settings.CameraRecordSettings) has event
+A camera with `record` settings (vigil.settings.events.CameraRecordSettings) has event
 segments: those overlapping [event start - pre, end + post] (an open event reaches on). They
 are kept for max(retention_days, event_retention_days) in continuous mode, and for
 event_retention_days (default retention_days) in events mode, where every other segment goes
@@ -20,15 +20,12 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.config import VigilConfig
-from vigil.events import snapshots_dir
-from vigil.events.settings import CameraRecordSettings
+from vigil.settings.events import CameraRecordSettings
 from vigil.storage.index import Segment, SegmentIndex
 from vigil.storage.layout import Layout, free_and_total, fsync_dir
-from vigil.storage.schema import events
 from vigil.storage.status import StatusStore
 from vigil.timeutil import US, now_us
 
@@ -36,6 +33,7 @@ log = logging.getLogger(__name__)
 
 STORAGE_ALARM = "storage"
 BATCH = 50
+EVENTS_BATCH = 500
 DAY_US = 86_400 * US
 RESERVE_BYTES = 4 * 1024 * 1024
 RESERVE_FRACTION = 0.02
@@ -89,12 +87,16 @@ class Janitor:
         status: StatusStore,
         free_space: Callable[[], tuple[int, int]] | None = None,
         record: Mapping[str, CameraRecordSettings] | None = None,
+        *,
+        expire_events: Callable[[str, int, int], int],
     ) -> None:
-        """`record` overrides each camera's `record` settings (read from its configuration)."""
+        """`record` overrides each camera's `record` settings (read from its configuration).
+        `expire_events(camera, ended_before_us, limit)` deletes the events that end before
+        the footage kept, as EventStore.expire does; storage does not reach into events."""
         self.config = config
+        self.expire_events = expire_events
         self.record = dict(record or {})
         self.layout = Layout(config.storage.path)
-        self.snapshots = snapshots_dir(self.layout.root)
         self.index = index
         self.status = status
         self.free_space = free_space or (lambda: free_and_total(self.layout.root))
@@ -158,27 +160,9 @@ class Janitor:
         return self.config.record.segment_seconds
 
     def _expire_events(self, camera: str, ended_before_us: int) -> None:
-        """Events go with their footage: snapshots unlinked and fsynced first, then the rows."""
-        query = select(events.c.id, events.c.snapshot, events.c.clean_snapshot).where(
-            events.c.camera == camera, events.c.end_us < ended_before_us
-        )
-        with self.index.engine.connect() as connection:
-            rows = list(connection.execute(query.limit(BATCH * 10)))
-        if not rows:
-            return
-        folders = set()
-        for row in rows:
-            for relative in (row.snapshot, row.clean_snapshot):
-                if relative:
-                    path = self.snapshots / relative
-                    path.unlink(missing_ok=True)
-                    folders.add(path.parent)
-        for folder in folders:
-            if folder.exists():
-                fsync_dir(folder)
-        with self.index.engine.begin() as connection:
-            connection.execute(delete(events).where(events.c.id.in_([r.id for r in rows])))
-        log.info("retention: deleted events", extra={"camera": camera, "count": len(rows)})
+        """Events go with their footage; the event store owns them (reviews, snapshots)."""
+        while self.expire_events(camera, ended_before_us, EVENTS_BATCH) == EVENTS_BATCH:
+            pass
 
     def _recorded_cameras(self) -> set[str]:
         """Cameras with recordings, refreshed rarely: listing them scans the whole index."""

@@ -1,5 +1,5 @@
 """Object detection: model adapters, the HOG fallback, the shared detector service, models.
 
-Import the modules themselves: this package stays light, so the configuration can name
-DetectorSettings without loading NumPy, OpenCV or ONNX Runtime.
+Import the modules themselves: this package stays light (its settings are in
+vigil.settings.detector), so nothing loads NumPy, OpenCV or ONNX Runtime by importing it.
 """

@@ -11,9 +11,9 @@ import typer
 
 from vigil.analytics.detection.factory import choose_model
 from vigil.analytics.detection.models import ModelError, check, list_models, models_dirs, pull
-from vigil.analytics.detection.settings import DetectorSettings
 from vigil.cli_support import JsonOption, load
 from vigil.config import StorageConfig
+from vigil.settings.detector import DetectorSettings
 
 models_app = typer.Typer(no_args_is_help=True, help="List, verify and download detection models.")
 

@@ -20,10 +20,10 @@ from vigil.analytics.detection.models import (
     find_model,
     models_dirs,
 )
-from vigil.analytics.detection.settings import DetectorSettings
 from vigil.analytics.detection.ssd import SsdMobilenetDetector
 from vigil.analytics.detection.yolov8 import Yolov8Detector
 from vigil.analytics.detection.yolox import YoloxDetector
+from vigil.settings.detector import DetectorSettings
 
 if TYPE_CHECKING:
     import onnxruntime as ort

@@ -48,11 +48,11 @@ from vigil.analytics.detection.base import (
     OnnxDetector,
 )
 from vigil.analytics.detection.factory import DEFAULT_STORAGE, load_detector
-from vigil.analytics.detection.settings import DetectorSettings
 from vigil.analytics.types import Box, Detection
 from vigil.config import load_config
 from vigil.errors import VigilError
 from vigil.logs import setup_logging
+from vigil.settings.detector import DetectorSettings
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vigil.analytics.coco import COCO_CLASSES
 from vigil.analytics.detection.base import DetectionError, nms
 from vigil.analytics.types import Box, Detection
+from vigil.coco import COCO_CLASSES
 
 INPUT_SIZE = 300
 GRAPH = "frozen_inference_graph.pb"

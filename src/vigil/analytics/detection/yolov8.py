@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vigil.analytics.coco import COCO_CLASSES
 from vigil.analytics.detection.base import (
     OnnxDetector,
     Prepared,
@@ -24,6 +23,7 @@ from vigil.analytics.detection.base import (
     to_detections,
 )
 from vigil.analytics.types import Detection
+from vigil.coco import COCO_CLASSES
 
 if TYPE_CHECKING:
     import onnxruntime as ort

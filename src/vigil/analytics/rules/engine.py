@@ -10,8 +10,8 @@ from vigil.analytics.rules.intrusion import IntrusionWatch
 from vigil.analytics.rules.lines import CountKey, LineWatch
 from vigil.analytics.rules.stopped import StoppedVehicleWatch
 from vigil.analytics.rules.unattended import UnattendedWatch
-from vigil.analytics.settings import CameraAnalytics
 from vigil.analytics.types import Box, EventUpdate, Track
+from vigil.settings.analytics import CameraAnalytics
 
 log = logging.getLogger(__name__)
 

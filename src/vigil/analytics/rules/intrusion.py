@@ -16,8 +16,8 @@ from datetime import tzinfo
 
 from vigil.analytics.rules.events import close, open_event, report
 from vigil.analytics.rules.geometry import Area
-from vigil.analytics.settings import IntrusionRule
 from vigil.analytics.types import Event, EventUpdate, Track
+from vigil.settings.analytics import IntrusionRule
 
 INERTIA = 3  # pictures: Frigate's default
 BETTER_SCORE = 0.05  # a picture this much more confident replaces the event's box

@@ -24,8 +24,8 @@ from datetime import tzinfo
 
 from vigil.analytics.rules.events import close, open_event, report
 from vigil.analytics.rules.geometry import DirectedLine, Point
-from vigil.analytics.settings import Line
 from vigil.analytics.types import EventUpdate, Track
+from vigil.settings.analytics import Line
 
 BAND_SHARE = 0.1  # of the object's box height
 MIN_BAND_PX = 2.0

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from vigil.analytics.rules.events import close, open_event, report
 from vigil.analytics.rules.geometry import Area
-from vigil.analytics.settings import StoppedVehicleRule
 from vigil.analytics.types import Box, Event, EventUpdate, Track
+from vigil.settings.analytics import StoppedVehicleRule
 
 REMEMBER_SECONDS = 600
 SAME_PLACE_IOU = 0.5

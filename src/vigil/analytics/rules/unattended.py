@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 from vigil.analytics.rules.events import close, open_event, report
 from vigil.analytics.rules.geometry import Area, intersection, overlap
-from vigil.analytics.settings import UnattendedObjectRule
 from vigil.analytics.types import Box, Event, EventUpdate, Track
+from vigil.settings.analytics import UnattendedObjectRule
 
 NEAR_HEIGHTS = 1.0
 DEPTH_FACTOR = 2.0

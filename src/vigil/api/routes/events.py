@@ -12,7 +12,6 @@ from vigil.analytics.types import EventType
 from vigil.api.context import ApiContext, caller_of, context_of, route_action
 from vigil.api.params import NO_NUL, Since, Until, time_range
 from vigil.api.security import EnforcedRoute
-from vigil.events import snapshots_dir
 from vigil.events.payload import box_list
 from vigil.events.payload import event_json as payload_json
 from vigil.events.reviews import Review, ReviewStore
@@ -32,7 +31,7 @@ class ReviewBody(BaseModel):
 
 
 def _store(context: ApiContext) -> EventStore:
-    return EventStore(context.engine, snapshots_dir(context.layout.root))
+    return EventStore(context.engine, context.layout.snapshots)
 
 
 def event_json(event: StoredEvent, review: Review | None) -> dict[str, Any]:
@@ -145,7 +144,7 @@ def snapshot(event_id: EventId, request: Request, clean: bool = False) -> FileRe
         event=event_id,
         clean=clean,
     )
-    root = snapshots_dir(context.layout.root).resolve()
+    root = context.layout.snapshots.resolve()
     if path is None or not path.resolve().is_relative_to(root) or not path.is_file():
         raise HTTPException(404, f"event {event_id} has no snapshot")
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -14,7 +14,6 @@ from vigil.api.context import caller_of, context_of
 from vigil.api.params import MAX_ID, Since, Until, time_range
 from vigil.api.security import EnforcedRoute
 from vigil.errors import StorageError
-from vigil.events import snapshots_dir
 from vigil.events.store import EventStore
 from vigil.playback.hls import GAP_TOLERANCE_US, playable, playlist, spans
 from vigil.playback.remux import fragmented_mp4, hls_segment
@@ -40,7 +39,7 @@ def recordings(
     since_us, until_us = time_range(since, until)
     context.audit(request, "recordings.list", "ok", [camera], since_us, until_us)
     found = _playable(request, camera, since_us, until_us)
-    store = EventStore(context.engine, snapshots_dir(context.layout.root))
+    store = EventStore(context.engine, context.layout.snapshots)
     found_events = store.find(camera=camera, since_us=since_us, until_us=until_us, limit=1000)
     return {
         "camera": camera,

@@ -13,18 +13,15 @@ from datetime import datetime, tzinfo
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from vigil.analytics.coco import BAGS, COCO_CLASSES, VEHICLES
+from vigil.coco import BAGS, COCO_CLASSES, VEHICLES
+from vigil.settings.base import Strict
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 DEFAULT_OBJECTS = ("person", "car", "truck", "bus", "motorcycle", "bicycle", *BAGS)
 MINUTES_PER_DAY = 24 * 60
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _object_names(names: tuple[str, ...]) -> tuple[str, ...]:

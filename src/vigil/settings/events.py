@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
+
+from vigil.settings.base import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MqttSettings(_Strict):
+class MqttSettings(Strict):
     """An MQTT broker that receives events and camera states (QoS 1)."""
 
     host: str
@@ -38,7 +36,7 @@ class MqttSettings(_Strict):
         return value
 
 
-class CameraRecordSettings(_Strict):
+class CameraRecordSettings(Strict):
     """What a camera keeps: everything (continuous), or only footage around events (events).
 
     A segment overlapping [event start - pre_seconds, event end + post_seconds] is an event
