@@ -198,28 +198,20 @@ def test_free_space_floor_deletes_oldest_across_cameras_then_alarms(
 
     # The floor sits just above what deleting the three oldest frees.
     floor = total - sum(sizes.values()) + sum(sizes[r] for r in order[:3]) - 1
-    config = config_for(layout, min_free=f"{floor}")
-    janitor = Janitor(
-        config,
-        index,
-        status,
-        free_space=free_space,
-        expire_events=EventStore(engine, layout.snapshots).expire,
-    )  # type: ignore[arg-type]
-    janitor.run_once()
+    events = EventStore(engine, layout.snapshots)
+
+    def janitor_pass(min_free: str) -> Janitor:
+        config = config_for(layout, min_free=min_free)
+        janitor = Janitor(config, index, status, free_space=free_space, expire_events=events.expire)  # type: ignore[arg-type]
+        janitor.run_once()
+        return janitor
+
+    janitor_pass(f"{floor}")
     remaining = [s.path for s in index.find("gate") + index.find("yard")]
     assert sorted(remaining) == sorted(order[3:])  # oldest first, whichever camera
     assert status.alarms() == []
 
-    config = config_for(layout, min_free=f"{total}")  # nothing can satisfy this floor
-    janitor = Janitor(
-        config,
-        index,
-        status,
-        free_space=free_space,
-        expire_events=EventStore(engine, layout.snapshots).expire,
-    )  # type: ignore[arg-type]
-    janitor.run_once()
+    janitor = janitor_pass(f"{total}")  # nothing can satisfy this floor
     assert [s.path for s in index.find("yard")] == [order[4]]  # the held one survives
     assert index.find("gate") == []
     [alarm] = status.alarms()
