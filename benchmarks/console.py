@@ -30,8 +30,8 @@ from sqlalchemy import insert
 
 from vigil.accounts.sessions import Tokens
 from vigil.accounts.store import Accounts
-from vigil.analytics.ids import uuid7
 from vigil.config import load_config
+from vigil.events.ids import uuid7
 from vigil.events.store import EventStore
 from vigil.storage.database import connect, migrate
 from vigil.storage.index import SegmentIndex

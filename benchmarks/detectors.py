@@ -31,7 +31,7 @@ from support.mot17 import frames_with_truth, match
 from vigil.analytics.detection.base import Detector
 from vigil.analytics.detection.factory import load_detector
 from vigil.analytics.detection.yolox import YoloxDetector
-from vigil.analytics.types import Box
+from vigil.box import Box
 from vigil.settings.detector import DetectorSettings
 
 SMALL_PX = 150  # people shorter than this in MOT17-mini's 1080p pictures (about a quarter)

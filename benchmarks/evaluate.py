@@ -43,7 +43,8 @@ from vigil.analytics.detection.factory import load_detector
 from vigil.analytics.offline import analyze_video, default_analytics, sampled_pictures
 from vigil.analytics.picture import analysis_picture
 from vigil.analytics.pipeline import AnalysisPipeline
-from vigil.analytics.types import Box, Event
+from vigil.box import Box
+from vigil.events.model import Event
 from vigil.settings.analytics import CameraAnalytics
 from vigil.settings.detector import DetectorSettings
 from vigil.timeutil import US
@@ -193,7 +194,7 @@ def abandoned_backpack(detector: Detector, figures: dict[str, Any]) -> list[Chec
             for e in unattended
         ],
         "tamper": len(tamper),
-        "analyze_events": [(e["type"], e["start_s"]) for e in command["events"]],
+        "analyze_events": [(e["type"], e["start"]) for e in command["events"]],
         "frames": run.frames,
         "detector_calls": run.detector_calls,
     }

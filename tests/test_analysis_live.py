@@ -149,7 +149,7 @@ def test_analyze_finds_the_abandoned_backpack() -> None:
     x1, y1, x2, y2 = unattended[0]["box"]
     # The bag stands near (130..190, 320..376) of the 640x480 picture after frame ~490.
     assert x1 >= 110 and x2 <= 210 and y1 >= 300 and y2 <= 400
-    assert unattended[0]["start_s"] >= 11.0  # not before the bag was put down
+    assert unattended[0]["start"] >= 11.0  # not before the bag was put down
     assert not [e for e in report["events"] if e["type"] == "tamper"]
 
 

@@ -82,11 +82,29 @@ def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
 def test_sizes_and_defaults() -> None:
     config = parse_config("storage: {min_free: 20GB}\ncameras: {a: {main: 'file:///x.mp4'}}")
     assert config.storage.min_free.floor_bytes(10**15) == 20 * 10**9
-    assert config.segment_seconds("a") == 10.0
+    assert config.record_for("a").segment_seconds == 10.0
     assert config.transport("a") == "tcp"
     assert parse_config("storage: {min_free: 1GiB}").storage.min_free.bytes == 2**30
     with pytest.raises(ConfigError):
         parse_config("storage: {min_free: 150%}")
+
+
+def test_a_camera_record_block_mirrors_the_global_one() -> None:
+    config = parse_config(
+        "record: {segment_seconds: 4, pre_seconds: 8}\n"
+        "cameras:\n"
+        "  a: {main: 'file:///a.mp4', record: {mode: events, segment_seconds: 6}}\n"
+        "  b: {main: 'file:///b.mp4'}\n"
+    )
+    a, b = config.record_for("a"), config.record_for("b")
+    assert (a.segment_seconds, a.mode, a.pre_seconds, a.post_seconds) == (6, "events", 8, 5)
+    assert (b.segment_seconds, b.mode, b.pre_seconds) == (4, "continuous", 8)
+    assert config.record_for("gone") == config.record  # footage of a removed camera
+    assert config.record.mode == "continuous"  # the global block takes every field too
+    with pytest.raises(ConfigError) as caught:
+        parse_config("cameras: {a: {main: 'file:///a.mp4', segment_seconds: 5}}")
+    assert "cameras.a" in str(caught.value)
+    assert "record: {segment_seconds: N}" in str(caught.value)
 
 
 def test_credentials_are_redacted() -> None:

@@ -32,7 +32,8 @@ from vigil.analytics.detection.service import (
 from vigil.analytics.detection.ssd import SsdMobilenetDetector
 from vigil.analytics.detection.yolov8 import decode_yolov8
 from vigil.analytics.detection.yolox import YoloxDetector
-from vigil.analytics.types import Box, Detection
+from vigil.analytics.types import Detection
+from vigil.box import Box
 from vigil.coco import COCO_CLASSES, VEHICLES
 from vigil.settings.detector import DetectorSettings
 

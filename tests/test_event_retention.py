@@ -11,11 +11,12 @@ from sqlalchemy import Engine, func, select
 
 from support.media import h264_clip
 from support.segments import write_segment
-from vigil.analytics.types import Box, Event, EventUpdate
+from vigil.box import Box
 from vigil.config import VigilConfig, parse_config
+from vigil.events.model import Event, EventUpdate
 from vigil.events.reviews import ReviewStore
 from vigil.events.store import EventStore
-from vigil.settings.events import CameraRecordSettings
+from vigil.settings.record import RecordSettings
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import Layout
 from vigil.storage.retention import Janitor
@@ -71,7 +72,7 @@ def test_events_mode_keeps_only_footage_around_events(
     store_event(store, "gate", base + 71 * US, None)
     store_event(store, "yard", base + 50 * US, base + 52 * US)  # another camera's event
 
-    record = CameraRecordSettings(mode="events", pre_seconds=5, post_seconds=10)
+    record = RecordSettings(mode="events", pre_seconds=5, post_seconds=10)
     janitor = Janitor(
         config_for(layout, retention_days=30),
         index,
@@ -114,8 +115,8 @@ def test_event_footage_outlives_continuous_footage(
     assert old_snapshot is not None and old_snapshot.is_file()
 
     record = {
-        "gate": CameraRecordSettings(event_retention_days=5),
-        "yard": CameraRecordSettings(mode="events", event_retention_days=2),
+        "gate": RecordSettings(event_retention_days=5),
+        "yard": RecordSettings(mode="events", event_retention_days=2),
     }
     janitor = Janitor(
         config_for(layout, retention_days=2),
@@ -137,7 +138,7 @@ def test_held_segments_survive_events_mode(engine: Engine, layout: Layout, clip:
     index = SegmentIndex(engine)
     old = [write_segment(layout, clip, "gate", now_us() - n * DAY, index=index) for n in (9, 2)]
     index.set_hold([s.id for s in index.find("gate")], True)
-    record = CameraRecordSettings(mode="events", event_retention_days=1)
+    record = RecordSettings(mode="events", event_retention_days=1)
     janitor = Janitor(
         config_for(layout, 1),
         index,

@@ -14,9 +14,13 @@ from sqlalchemy import Engine, func, select
 
 from support.media import h264_clip
 from support.segments import write_segment
-from vigil.analytics.types import Box, Event, EventUpdate
+from vigil.analytics.offline import clip_seconds
+from vigil.api.routes.events import event_json as api_event_json
+from vigil.box import Box
 from vigil.config import parse_config
 from vigil.events.bus import EventBus
+from vigil.events.model import Event, EventUpdate
+from vigil.events.payload import event_json
 from vigil.events.query import list_events
 from vigil.events.store import EventStore
 from vigil.storage.index import SegmentIndex
@@ -249,6 +253,31 @@ def test_playback_finds_the_event_recording(
     # Metadata only: no path to footage or snapshot leaves through the command line.
     assert str(layout.root) not in json.dumps(report)
     assert list_events(config, engine, camera="yard") == []
+
+
+def test_every_consumer_renders_an_event_the_same_way(
+    store: EventStore, engine: Engine, layout: Layout, frames: list[np.ndarray]
+) -> None:
+    """MQTT, `vigil events`, the API and `vigil analyze` share one rendering, plus extras."""
+    new = event(end_us=now_us() - 30 * US, attributes={"direction": "in"})
+    store.apply(EventUpdate("new", new), frames[0])
+    stored = store.get(new.id)
+    assert stored is not None
+    mqtt = event_json(new)
+    config = parse_config(
+        f"storage: {{path: '{layout.root}'}}\ncameras:\n  gate: {{main: 'file:///x.mp4'}}\n"
+    )
+    [listed] = list_events(config, engine, camera="gate")
+    api = api_event_json(stored, None)
+    for consumer in (listed, api):
+        assert {k: consumer[k] for k in mqtt} == mqtt
+    assert set(listed) - set(mqtt) == {"box_normalised", "frame", "snapshot", "recording"}
+    assert set(api) - set(mqtt) == {"box_normalised", "frame", "snapshot", "review"}
+    analysed = event_json(new, times=clip_seconds, frame=[320, 180])
+    assert set(analysed) - set(mqtt) == {"frame"}
+    assert (analysed["start"], analysed["end"]) == (
+        round(new.start_us / US, 3), round(new.end_us / US, 3)  # type: ignore[operator]
+    )  # fmt: skip
 
 
 def test_bus_delivers_to_all_even_when_one_subscriber_fails() -> None:

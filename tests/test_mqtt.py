@@ -11,8 +11,9 @@ import pytest
 from support.fixtures import free_port
 from support.mqtt import Listener, MosquittoBroker
 from support.vigil import wait_for
-from vigil.analytics.types import Box, Event, EventUpdate
+from vigil.box import Box
 from vigil.events.bus import EventBus
+from vigil.events.model import Event, EventUpdate
 from vigil.events.mqtt import MqttPublisher
 from vigil.settings.events import MqttSettings
 from vigil.timeutil import US, now_us, parse_iso

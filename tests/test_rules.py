@@ -10,7 +10,9 @@ from pydantic import ValidationError
 
 from vigil.analytics.rules import RuleEngine
 from vigil.analytics.tracker import Tracker
-from vigil.analytics.types import Box, Detection, EventUpdate, Track
+from vigil.analytics.types import Detection, Track
+from vigil.box import Box
+from vigil.events.model import EventUpdate
 from vigil.settings.analytics import CameraAnalytics
 
 W, H = 1000, 1000  # frame pixels: normalised 0.1 is 100 px

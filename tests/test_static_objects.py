@@ -15,7 +15,7 @@ from support import footage
 from support.assets import REAL, clips, needs
 from support.media import source_video
 from vigil.analytics.static_objects import StaticObjectDetector
-from vigil.analytics.types import Box
+from vigil.box import Box
 
 BACKPACK = REAL / "abandoned_backpack_indoor.mp4"
 FPS = 5.0

@@ -220,3 +220,17 @@ def test_free_space_floor_deletes_oldest_across_cameras_then_alarms(
     janitor.config = config_for(layout, min_free="0%")  # space came back
     janitor.run_once()
     assert status.alarms() == []
+
+
+def test_the_layout_names_every_path_under_the_storage_root(tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "storage")
+    paths = [layout.recordings, layout.quarantine, layout.snapshots, layout.database,
+             layout.audit_key, layout.reserve, layout.models, layout.detector_socket]  # fmt: skip
+    assert all(p.is_relative_to(layout.root) for p in paths)
+    assert len(set(paths)) == len(paths)
+    config = parse_config(f"storage: {{path: '{layout.root}'}}")
+    assert config.database_url() == f"sqlite:///{layout.database}"
+    # A socket's path has at most 108 bytes: a deep storage root gets one in the temp dir.
+    deep = Layout(tmp_path / ("d" * 120))
+    assert len(str(deep.detector_socket)) < 100
+    assert deep.detector_socket == Layout(tmp_path / ("d" * 120)).detector_socket

@@ -14,7 +14,7 @@ from support import footage
 from support.assets import REAL, clips, needs
 from support.media import source_video
 from vigil.analytics.tamper import TamperDetector
-from vigil.analytics.types import EventUpdate
+from vigil.events.model import EventUpdate
 
 VTEST = source_video()
 SHOPFRONT = REAL / "shopfront_cctv.mp4"

@@ -11,7 +11,8 @@ import pytest
 
 from support.assets import MOT17, needs
 from vigil.analytics.tracker import Tracker, assign
-from vigil.analytics.types import Box, Detection
+from vigil.analytics.types import Detection
+from vigil.box import Box
 
 FPS = 5.0
 PERIOD_US = int(1e6 / FPS)

@@ -158,7 +158,7 @@ def events(
 ) -> None:
     """Events between --since and --until, newest first, with the ids of their recording's
     segments; snapshots and footage are seen through the console, authorised and audited."""
-    from vigil.analytics.types import EventType
+    from vigil.events.model import EventType
     from vigil.events.query import list_events
 
     loaded = load(config)
@@ -215,8 +215,8 @@ def analyze(
         typer.echo(json.dumps(report, indent=2))
         return
     for event in report["events"]:
-        end = "-" if event["end_s"] is None else f"{event['end_s']:.1f}"
-        typer.echo(f"{event['start_s']:>8.1f} {end:>8}  {event['type']:<17} "
+        end = "-" if event["end"] is None else f"{event['end']:.1f}"
+        typer.echo(f"{event['start']:>8.1f} {end:>8}  {event['type']:<17} "
                    f"{event['label'] or '-':<10} {event['zone'] or ''}")  # fmt: skip
     typer.echo(f"{report['frames_analysed']} pictures analysed, {len(report['events'])} events")
 

@@ -18,6 +18,7 @@ from pydantic import (
     IPvAnyNetwork,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from vigil.errors import ConfigError
@@ -25,7 +26,9 @@ from vigil.redact import redact_url
 from vigil.settings.analytics import CameraAnalytics
 from vigil.settings.base import Strict
 from vigil.settings.detector import DetectorSettings
-from vigil.settings.events import CameraRecordSettings, MqttSettings
+from vigil.settings.events import MqttSettings
+from vigil.settings.record import RecordSettings
+from vigil.storage.layout import Layout
 
 CAMERA_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|[kmgt]?i?b?)\s*$", re.IGNORECASE)
@@ -98,10 +101,6 @@ class DatabaseConfig(Strict):
     )
 
 
-class RecordConfig(Strict):
-    segment_seconds: float = Field(10.0, ge=1, le=300)
-
-
 class ApiConfig(Strict):
     """The operator console and REST API, served by `vigil run`."""
 
@@ -171,8 +170,17 @@ class CameraConfig(CameraAnalytics):
     retention_days: float = Field(30.0, gt=0)
     enabled: bool = True
     transport: Literal["tcp", "udp"] | None = None
-    segment_seconds: float | None = Field(None, ge=1, le=300)
-    record: CameraRecordSettings | None = None
+    record: RecordSettings = RecordSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "segment_seconds" in data:
+            raise ValueError(
+                "segment_seconds has moved into the camera's record block: write "
+                "record: {segment_seconds: N}, as in the global record block"
+            )
+        return data
 
     def analytics(self) -> CameraAnalytics | None:
         """The camera's analysis settings, or None when it configures none (record only)."""
@@ -197,7 +205,7 @@ class CameraConfig(CameraAnalytics):
 class VigilConfig(Strict):
     storage: StorageConfig = StorageConfig()
     database: DatabaseConfig = DatabaseConfig()
-    record: RecordConfig = RecordConfig()
+    record: RecordSettings = RecordSettings()
     ingest: IngestConfig = IngestConfig()
     mqtt: MqttSettings | None = None
     api: ApiConfig = ApiConfig()
@@ -206,10 +214,13 @@ class VigilConfig(Strict):
     cameras: dict[CameraName, CameraConfig] = Field(default_factory=dict)
 
     def database_url(self) -> str:
-        return self.database.url or f"sqlite:///{self.storage.path / 'vigil.db'}"
+        return self.database.url or f"sqlite:///{Layout(self.storage.path).database}"
 
-    def segment_seconds(self, camera: str) -> float:
-        return self.cameras[camera].segment_seconds or self.record.segment_seconds
+    def record_for(self, camera: str) -> RecordSettings:
+        """The camera's record settings over the global ones; the global ones for a camera
+        that is no longer configured (its footage is still kept and expired)."""
+        settings = self.cameras.get(camera)
+        return self.record if settings is None else settings.record.over(self.record)
 
     def transport(self, camera: str) -> str:
         return self.cameras[camera].transport or self.ingest.transport

@@ -16,11 +16,12 @@ from fastapi.testclient import TestClient
 from support.segments import write_segment
 from vigil.accounts.store import Accounts
 from vigil.accounts.throttle import RefusalThrottle
-from vigil.analytics.ids import uuid7
-from vigil.analytics.types import Box, Event, EventUpdate
 from vigil.api.app import create_app
 from vigil.api.server import build
+from vigil.box import Box
 from vigil.config import parse_config
+from vigil.events.ids import uuid7
+from vigil.events.model import Event, EventUpdate
 from vigil.events.store import EventStore
 from vigil.storage.index import SegmentIndex
 from vigil.timeutil import US, now_us

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vigil.analytics.types import Box, Detection
+from vigil.analytics.types import Detection
+from vigil.box import Box
 
 PEDESTRIAN, VISIBLE = 1, 0.5  # gt class 1 = pedestrian; the visibility that must be found
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vigil.analytics.types import Box
+from vigil.box import Box
 
 
 @dataclass(frozen=True)

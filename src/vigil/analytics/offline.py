@@ -16,8 +16,9 @@ import numpy as np
 from vigil.analytics.detection.base import Detector
 from vigil.analytics.picture import analysis_picture
 from vigil.analytics.pipeline import AnalysisPipeline
-from vigil.analytics.types import Event
 from vigil.errors import SourceError
+from vigil.events.model import Event
+from vigil.events.payload import event_json
 from vigil.settings.analytics import CameraAnalytics
 from vigil.timeutil import US
 
@@ -30,20 +31,9 @@ def default_analytics() -> CameraAnalytics:
     return CameraAnalytics.model_validate(DEFAULT_ANALYTICS)
 
 
-def _describe(event: Event, width: int, height: int) -> dict[str, Any]:
-    box = event.box
-    return {
-        "id": event.id,
-        "type": event.type,
-        "label": event.label,
-        "zone": event.zone,
-        "start_s": round(event.start_us / US, 3),
-        "end_s": None if event.end_us is None else round(event.end_us / US, 3),
-        "score": None if event.score is None else round(event.score, 3),
-        "box": None if box is None else [round(v, 1) for v in (box.x1, box.y1, box.x2, box.y2)],
-        "frame": [width, height],
-        "attributes": event.attributes,
-    }
+def clip_seconds(ts_us: int | None) -> float | None:
+    """A time in a clip, as seconds from its start: what `vigil analyze` reports."""
+    return None if ts_us is None else round(ts_us / US, 3)
 
 
 def sampled_pictures(
@@ -86,7 +76,8 @@ def analyze_video(
             for update in pipeline.process(ts_us, picture):
                 events[update.event.id] = update.event
     described = sorted(
-        (_describe(e, *size) for e in events.values()), key=lambda e: (e["start_s"], e["type"])
+        (event_json(e, times=clip_seconds, frame=list(size)) for e in events.values()),
+        key=lambda e: (e["start"], e["type"]),
     )
     stats = pipeline.stats if pipeline else None
     return {

@@ -19,7 +19,9 @@ from vigil.analytics.rules import RuleEngine
 from vigil.analytics.static_objects import StaticObjectDetector
 from vigil.analytics.tamper import TamperDetector
 from vigil.analytics.tracker import Tracker
-from vigil.analytics.types import Box, Detection, EventUpdate
+from vigil.analytics.types import Detection
+from vigil.box import Box
+from vigil.events.model import EventUpdate
 from vigil.settings.analytics import CameraAnalytics
 
 log = logging.getLogger(__name__)

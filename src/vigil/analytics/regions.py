@@ -8,7 +8,7 @@ crops covering most of the frame, become one crop of the whole frame.
 
 from __future__ import annotations
 
-from vigil.analytics.types import Box
+from vigil.box import Box
 
 MIN_SIDE = 320  # pixels of the analysed frame; about the detector's input
 MARGIN = 0.25  # grow a cluster by this fraction of its size, to see whole objects

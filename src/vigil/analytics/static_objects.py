@@ -37,7 +37,7 @@ import math
 import cv2
 import numpy as np
 
-from vigil.analytics.types import Box
+from vigil.box import Box
 
 HEIGHT = 120
 MOTION_MARGIN = 2  # small pixels around motion whose still clock is reset

@@ -46,8 +46,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from vigil.analytics.ids import uuid7
-from vigil.analytics.types import Event, EventUpdate
+from vigil.events.ids import uuid7
+from vigil.events.model import Event, EventUpdate
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from vigil.analytics.types import Box, Detection, Track
+from vigil.analytics.types import Detection, Track
+from vigil.box import Box
 from vigil.coco import BAGS
 
 # Classes a detector swaps for one another from one picture to the next.

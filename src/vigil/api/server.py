@@ -18,6 +18,7 @@ from vigil.api.context import ApiContext
 from vigil.audit import open_audit_log
 from vigil.config import VigilConfig, load_config
 from vigil.errors import VigilError
+from vigil.lifeline import bind_to_supervisor
 from vigil.logs import setup_logging
 from vigil.storage.database import connect, migrate
 
@@ -52,6 +53,8 @@ def main() -> None:
     parser.add_argument("config", type=Path)
     args = parser.parse_args()
     setup_logging(os.environ.get("VIGIL_LOG_LEVEL", "INFO"))
+    if not bind_to_supervisor():
+        return
     try:
         config = load_config(args.config)
         context = build(config)

@@ -11,13 +11,14 @@ from vigil.audit.log import AuditEntry, AuditLog, AuditRecord, Checkpoint, read_
 from vigil.audit.verify import VerifyReport, verify
 from vigil.config import VigilConfig
 from vigil.storage.database import connect, migrate
+from vigil.storage.layout import Layout
 
 __all__ = ["AuditEntry", "AuditLog", "AuditRecord", "Checkpoint", "VerifyReport",
            "open_audit_log", "read_records", "signing_key_path", "verify"]  # fmt: skip
 
 
 def signing_key_path(config: VigilConfig) -> Path:
-    return config.audit.signing_key or config.storage.path / "audit" / "signing.pem"
+    return config.audit.signing_key or Layout(config.storage.path).audit_key
 
 
 def open_audit_log(config: VigilConfig, engine: Engine | None = None) -> AuditLog:

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from vigil.analytics.ids import uuid7
-from vigil.analytics.types import Event, EventUpdate
 from vigil.config import VigilConfig
+from vigil.events.ids import uuid7
+from vigil.events.model import Event, EventUpdate
 from vigil.timeutil import now_us
 
 if TYPE_CHECKING:

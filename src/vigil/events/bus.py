@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from vigil.analytics.types import EventUpdate
+from vigil.events.model import EventUpdate
 
 log = logging.getLogger(__name__)
 

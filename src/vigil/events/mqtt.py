@@ -25,7 +25,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from vigil.analytics.types import EventUpdate
+from vigil.events.model import EventUpdate
 from vigil.events.payload import event_json
 from vigil.settings.events import MqttSettings
 

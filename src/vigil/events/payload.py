@@ -1,16 +1,18 @@
-"""An event as JSON, the same on MQTT and in `vigil events --json`; line counts as JSON.
+"""The one JSON rendering of an event, which every consumer extends; line counts as JSON.
 
-Times are UTC ISO 8601 with microseconds and a Z; `box` is [x1, y1, x2, y2] in pixels of the
-analysed frame (as Frigate publishes it), null when the event has no box.
+MQTT, `vigil events --json`, the API and `vigil analyze` all give these fields. Times are UTC
+ISO 8601 with microseconds and a Z; `box` is [x1, y1, x2, y2] in pixels of the analysed frame
+(as Frigate publishes it), null when the event has no box.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from vigil.analytics.types import Box, Event
+from vigil.box import Box
+from vigil.events.model import Event
 from vigil.timeutil import to_iso
 
 
@@ -20,18 +22,23 @@ def box_list(box: Box | None, digits: int = 1) -> list[float] | None:
     return [round(v, digits) for v in (box.x1, box.y1, box.x2, box.y2)]
 
 
-def event_json(event: Event) -> dict[str, Any]:
+def event_json(
+    event: Event, times: Callable[[int | None], Any] = to_iso, **extras: Any
+) -> dict[str, Any]:
+    """`times` renders start and end (`vigil analyze` gives seconds from the clip's start);
+    `extras` are the consumer's own fields."""
     return {
         "id": event.id,
         "camera": event.camera,
         "type": event.type,
         "label": event.label,
         "zone": event.zone,
-        "start": to_iso(event.start_us),
-        "end": to_iso(event.end_us),
+        "start": times(event.start_us),
+        "end": times(event.end_us),
         "score": event.score,
         "box": box_list(event.box),
         "attributes": event.attributes,
+        **extras,
     }
 
 

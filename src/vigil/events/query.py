@@ -11,16 +11,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from vigil.config import VigilConfig
-from vigil.events.payload import box_list, event_json
 from vigil.events.store import DEFAULT_LIMIT, EventStore, StoredEvent
-from vigil.settings.events import CameraRecordSettings
 from vigil.storage.layout import Layout
-
-
-def record_settings(config: VigilConfig, camera: str) -> CameraRecordSettings:
-    """The camera's `record` settings, or the defaults (also for cameras no longer configured)."""
-    settings = config.cameras.get(camera)
-    return getattr(settings, "record", None) or CameraRecordSettings()
 
 
 def event_report(
@@ -28,13 +20,7 @@ def event_report(
 ) -> dict[str, Any]:
     """One event as JSON-ready data; `recording` lists the ids of the segments of
     [start - pre, end + post], oldest first, which playback of the event needs."""
-    return {
-        **event_json(event.to_event()),
-        "box_normalised": box_list(event.box, digits=4),
-        "frame": list(event.frame_size) if event.frame_size else None,
-        "snapshot": event.snapshot is not None,
-        "recording": [s.id for s in store.segments_for(event, pre_s, post_s)],
-    }
+    return event.to_json(recording=[s.id for s in store.segments_for(event, pre_s, post_s)])
 
 
 def list_events(
@@ -51,6 +37,6 @@ def list_events(
     found = store.find(camera=camera, type=type, since_us=since_us, until_us=until_us, limit=limit)
     reports = []
     for event in found:
-        record = record_settings(config, event.camera)
+        record = config.record_for(event.camera)
         reports.append(event_report(store, event, record.pre_seconds, record.post_seconds))
     return reports

@@ -11,10 +11,10 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from vigil.analytics.types import EventUpdate
 from vigil.config import VigilConfig
 from vigil.errors import VigilError
 from vigil.events.bus import EventBus
+from vigil.events.model import EventUpdate
 from vigil.events.mqtt import MqttPublisher
 from vigil.events.store import EventStore
 from vigil.storage.layout import Layout

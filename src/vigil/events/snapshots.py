@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vigil.analytics.types import Box
+from vigil.box import Box
 from vigil.errors import StorageError
 from vigil.storage.layout import fsync_dir, make_dirs_durable
 from vigil.timeutil import to_datetime

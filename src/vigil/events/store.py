@@ -20,8 +20,10 @@ import numpy as np
 from sqlalchemy import Connection, Engine, Insert, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from vigil.analytics.types import Box, Event, EventUpdate
+from vigil.box import Box
 from vigil.errors import StorageError
+from vigil.events.model import Event, EventUpdate
+from vigil.events.payload import box_list, event_json
 from vigil.events.snapshots import SnapshotPaths, relative_paths, write_snapshots
 from vigil.storage.index import Segment, SegmentIndex
 from vigil.storage.layout import fsync_dir
@@ -61,6 +63,17 @@ class StoredEvent:
         width, height = self.frame_size
         b = self.box
         return Box(b.x1 * width, b.y1 * height, b.x2 * width, b.y2 * height)
+
+    def to_json(self, **extras: Any) -> dict[str, Any]:
+        """The event's JSON with what the index knows besides: its box normalised to the
+        snapshot (what the console draws with), that frame's size, whether it has a snapshot."""
+        return event_json(
+            self.to_event(),
+            box_normalised=box_list(self.box, digits=4),
+            frame=list(self.frame_size) if self.frame_size else None,
+            snapshot=self.snapshot is not None,
+            **extras,
+        )
 
     def to_event(self) -> Event:
         return Event(

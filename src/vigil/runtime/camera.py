@@ -22,12 +22,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.config import VigilConfig, load_config
 from vigil.errors import RecordingError, SourceError, SourceOffline, VigilError
+from vigil.lifeline import bind_to_supervisor
 from vigil.logs import setup_logging
 from vigil.media.clock import MediaClock
 from vigil.media.recorder import DiskFull, Recorder
 from vigil.media.source import Source, StreamInfo
 from vigil.runtime.backoff import Backoff
-from vigil.runtime.lifeline import die_with_parent
 from vigil.runtime.stats import StreamStats
 from vigil.storage.database import connect
 from vigil.storage.index import SegmentIndex
@@ -36,7 +36,7 @@ from vigil.storage.reconcile import Reconciler
 from vigil.timeutil import US, now_us
 
 if TYPE_CHECKING:
-    from vigil.analytics.live import LiveAnalysis
+    from vigil.runtime.analysis import LiveAnalysis
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class CameraWorker:
             self.name,
             layout,
             index,
-            self.config.segment_seconds(self.name),
+            self.config.record_for(self.name).segment_seconds,
             reconciler.recover,
             self._resize,
             self._room_to_record,
@@ -152,8 +152,8 @@ class CameraWorker:
         from vigil.events.sink import EventSink
 
         sink = EventSink(self.config, engine, f"vigil-{self.name}")
-        from vigil.analytics.detection.service import DetectorClient, detector_address
-        from vigil.analytics.live import LiveAnalysis
+        from vigil.analytics.detection.service import DetectorClient
+        from vigil.runtime.analysis import LiveAnalysis
 
         sub = self.camera.sub
         transport = self.config.transport(self.name)
@@ -161,7 +161,7 @@ class CameraWorker:
         self.analysis = LiveAnalysis(
             self.name,
             analytics,
-            DetectorClient(detector_address(self.config.storage.path)),
+            DetectorClient(Layout(self.config.storage.path).detector_socket),
             sink,
             (lambda: Source(self.name, sub, transport, timeout)) if sub else None,
         )
@@ -222,10 +222,8 @@ class CameraWorker:
 def main(argv: list[str]) -> int:
     config_path, name = Path(argv[0]), argv[1]
     setup_logging(os.environ.get("VIGIL_LOG_LEVEL", "INFO"), camera=name)
-    die_with_parent()
-    parent = int(os.environ.get("VIGIL_SUPERVISOR_PID", "0"))
-    if parent and os.getppid() != parent:
-        return 0  # the supervisor died before we set up the death signal
+    if not bind_to_supervisor():
+        return 0
     worker: CameraWorker | None = None
 
     def stop(_signum: int, _frame: object) -> None:

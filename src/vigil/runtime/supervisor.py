@@ -1,4 +1,4 @@
-"""The supervisor: one process per camera, restarted with backoff, watched for hangs.
+"""The supervisor: keeps its children (runtime/children.py) alive and watches cameras for hangs.
 
 It also runs the retention janitor and publishes every camera's state to the
 index database, where `vigil status` reads it.
@@ -11,8 +11,6 @@ import logging
 import os
 import selectors
 import signal
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,8 +24,7 @@ from vigil.events.availability import EVENT_TYPES as OWN_EVENT_TYPES
 from vigil.events.availability import Availability
 from vigil.events.store import EventStore
 from vigil.media.source import OPEN_TIMEOUT
-from vigil.runtime.backoff import Backoff
-from vigil.runtime.service import ServiceProcess, detector_command
+from vigil.runtime.children import Child
 from vigil.storage.database import connect, migrate
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import Layout
@@ -39,7 +36,6 @@ from vigil.timeutil import now_us
 log = logging.getLogger(__name__)
 
 STATUS_INTERVAL = 3.0  # seconds between hang checks and status writes
-STABLE_AFTER = 60.0  # seconds of life after which a camera process's restart backoff resets
 STOP_GRACE = 10.0
 STATUS_FIELDS = (
     "state",
@@ -58,16 +54,12 @@ STATUS_FIELDS = (
 
 
 @dataclass
-class CameraProcess:
-    name: str
-    backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0))
-    process: subprocess.Popen[bytes] | None = None
-    started: float = 0.0
-    restart_at: float = 0.0
+class CameraProcess(Child):
+    """A camera child with what its reports have said so far."""
+
     last_report: float = 0.0
     report: dict[str, Any] = field(default_factory=dict)
     buffer: bytes = b""
-    restarts: int = 0
 
 
 class Supervisor:
@@ -82,22 +74,19 @@ class Supervisor:
         self.events = EventStore(self.engine, self.layout.snapshots)
         self.janitor = Janitor(config, self.index, self.status, expire_events=self.events.expire)
         self.cameras = {
-            name: CameraProcess(name) for name, cam in config.cameras.items() if cam.enabled
+            name: CameraProcess("camera", name, (name,))
+            for name, cam in config.cameras.items()
+            if cam.enabled
         }
         self.selector = selectors.DefaultSelector()
         self.stopping = threading.Event()
         self.hang_after = config.ingest.stall_timeout + OPEN_TIMEOUT + 5.0
-        self.detector = (
-            ServiceProcess("detector", detector_command(config_path))
-            if any(config.cameras[name].analytics() for name in self.cameras)
-            else None
-        )
-        self.api = (
-            ServiceProcess("api", [sys.executable, "-m", "vigil.api.server", str(config_path)])
-            if config.api.enabled
-            else None
-        )
-        self.services = [s for s in (self.detector, self.api) if s is not None]
+        self.services: list[Child] = []
+        if any(config.cameras[name].analytics() for name in self.cameras):
+            self.services.append(Child("detector", "detector"))
+        if config.api.enabled:
+            self.services.append(Child("api", "api"))
+        self.children: list[Child] = [*self.cameras.values(), *self.services]
 
     # -- life cycle ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -121,12 +110,7 @@ class Supervisor:
         )
         next_status = 0.0
         while not self.stopping.is_set():
-            for service in self.services:
-                service.tend()
-            now = time.monotonic()
-            for camera in self.cameras.values():
-                if camera.process is None and now >= camera.restart_at:
-                    self._spawn(camera)
+            self._tend()
             for key, _ in self.selector.select(timeout=1.0):
                 self._read(key.data, key.fileobj)  # type: ignore[arg-type]
             if time.monotonic() >= next_status:
@@ -140,42 +124,35 @@ class Supervisor:
         self.stopping.set()
 
     def _shutdown(self) -> None:
-        live = [c for c in self.cameras.values() if c.process is not None]
-        for camera in live:
-            assert camera.process is not None
-            camera.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE
-        for camera in live:
-            assert camera.process is not None
-            try:
-                camera.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                log.error("camera process did not stop; killing it", extra={"camera": camera.name})
-                camera.process.kill()
-                camera.process.wait()
-            self._drain(camera)
-            camera.process = None
+        # Cameras first: their last events still reach the detector service and the index.
+        for group in (list(self.cameras.values()), self.services):
+            for child in group:
+                child.terminate()
+            deadline = time.monotonic() + STOP_GRACE
+            for child in group:
+                if not child.wait(deadline):
+                    log.error("child did not stop; killed it", extra=child.labels())
+                self._drain(child)
+                child.process = None
+        for camera in self.cameras.values():
             camera.report.update(state="stopped", since_us=now_us())
-        for service in self.services:
-            service.stop(STOP_GRACE)
         self.availability.close()
         self._publish()
         log.info("vigil stopped")
 
-    # -- camera processes ---------------------------------------------------------------------
-    def _spawn(self, camera: CameraProcess) -> None:
-        env = {**os.environ, "VIGIL_SUPERVISOR_PID": str(os.getpid())}
-        camera.process = subprocess.Popen(
-            [sys.executable, "-m", "vigil.runtime.camera", str(self.config_path), camera.name],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            env=env,
-        )
-        assert camera.process.stdout is not None
-        os.set_blocking(camera.process.stdout.fileno(), False)
-        self.selector.register(camera.process.stdout, selectors.EVENT_READ, camera)
-        camera.started = camera.last_report = time.monotonic()
-        camera.buffer = b""
+    # -- children -----------------------------------------------------------------------------
+    def _tend(self) -> None:
+        """Notice children that exited, and start those that are due."""
+        for child in self.children:
+            if child.process is not None and (code := child.process.poll()) is not None:
+                self._reap(child, code)
+            if not self.stopping.is_set() and child.due(time.monotonic()):
+                process = child.start(self.config_path)
+                if isinstance(child, CameraProcess):
+                    assert process.stdout is not None
+                    os.set_blocking(process.stdout.fileno(), False)
+                    self.selector.register(process.stdout, selectors.EVENT_READ, child)
+                    child.last_report, child.buffer = child.started, b""
 
     def _read(self, camera: CameraProcess, stream: IO[bytes]) -> None:
         try:
@@ -183,7 +160,8 @@ class Supervisor:
         except BlockingIOError:
             return
         if not chunk:
-            self._reap(camera)
+            assert camera.process is not None
+            self._reap(camera, camera.process.wait())
             return
         camera.buffer += chunk
         *lines, camera.buffer = camera.buffer.split(b"\n")
@@ -210,16 +188,23 @@ class Supervisor:
                     extra={"camera": camera.name, "error": str(exc)},
                 )
 
-    def _drain(self, camera: CameraProcess) -> None:
-        if camera.process is not None and camera.process.stdout is not None:
-            self.selector.unregister(camera.process.stdout)
-            camera.process.stdout.close()
+    def _drain(self, child: Child) -> None:
+        if child.process is not None and child.process.stdout is not None:
+            self.selector.unregister(child.process.stdout)
+            child.process.stdout.close()
 
-    def _reap(self, camera: CameraProcess) -> None:
-        assert camera.process is not None
-        code = camera.process.wait()
-        self._drain(camera)
-        camera.process = None
+    def _reap(self, child: Child, code: int) -> None:
+        self._drain(child)
+        delay = child.exited()
+        log.error(
+            "child exited; restarting",
+            extra={**child.labels(), "code": code, "restart_in_s": round(delay, 1)},
+        )
+        if isinstance(child, CameraProcess):
+            error = f"camera process exited with code {code}; restarting in {delay:.1f} s"
+            self._camera_died(child, error)
+
+    def _camera_died(self, camera: CameraProcess, error: str) -> None:
         try:
             # Its open events died with it; camera_offline events are the supervisor's own.
             self.events.end_abandoned([camera.name], keep=OWN_EVENT_TYPES)
@@ -230,16 +215,6 @@ class Supervisor:
             )
         if self.stopping.is_set():
             return
-        if time.monotonic() - camera.started > STABLE_AFTER:
-            camera.backoff.reset()
-        delay = camera.backoff.next()
-        camera.restart_at = time.monotonic() + delay
-        camera.restarts += 1
-        error = f"camera process exited with code {code}; restarting in {delay:.1f} s"
-        log.error(
-            "camera process exited",
-            extra={"camera": camera.name, "code": code, "restart_in_s": round(delay, 1)},
-        )
         since = now_us() if camera.report.get("state") != "error" else camera.report["since_us"]
         self._set(camera, {"state": "error", "error": error, "since_us": since})
 

@@ -1,8 +1,6 @@
-"""Configuration of event publishing and of event recording mode."""
+"""Configuration of event publishing."""
 
 from __future__ import annotations
-
-from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -34,17 +32,3 @@ class MqttSettings(Strict):
                 "no wildcards (+ #), spaces, or leading/trailing '/'"
             )
         return value
-
-
-class CameraRecordSettings(Strict):
-    """What a camera keeps: everything (continuous), or only footage around events (events).
-
-    A segment overlapping [event start - pre_seconds, event end + post_seconds] is an event
-    segment; it is kept for event_retention_days (default: the camera's retention_days), which
-    may be longer than continuous footage is kept.
-    """
-
-    mode: Literal["continuous", "events"] = "continuous"
-    pre_seconds: float = Field(5.0, ge=0, le=300)
-    post_seconds: float = Field(5.0, ge=0, le=300)
-    event_retention_days: float | None = Field(None, gt=0)

@@ -1,13 +1,16 @@
-"""Where recordings live on disk: <storage>/recordings/<camera>/<YYYY-MM-DD>/<HHMMSS.ffffff>.ts.
+"""Every path under the storage root, named in one place.
 
-The file name encodes the segment's start (UTC), so start-up reconciliation can
-index a file whose row was never committed.
+Recordings live at <storage>/recordings/<camera>/<YYYY-MM-DD>/<HHMMSS.ffffff>.ts. The file
+name encodes the segment's start (UTC), so start-up reconciliation can index a file whose row
+was never committed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +21,7 @@ PRIVATE_DIR = 0o700
 SEGMENT_SUFFIX = ".ts"
 NAME = re.compile(r"^(\d{2})(\d{2})(\d{2})\.(\d{6})\.ts$")
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SOCKET_NAME_MAX = 100  # bytes; Linux allows 108 for a Unix socket's path
 
 
 class Layout:
@@ -26,6 +30,20 @@ class Layout:
         self.recordings = storage_path / "recordings"
         self.quarantine = storage_path / "quarantine"
         self.snapshots = storage_path / "snapshots"  # <camera>/<YYYY-MM-DD>/<event id>.jpg
+        self.database = storage_path / "vigil.db"  # the SQLite index, unless database.url
+        self.audit_key = storage_path / "audit" / "signing.pem"  # unless audit.signing_key
+        self.reserve = storage_path / "reserve"  # space held back for a full disk's last writes
+        self.models = storage_path / "models"  # detector models `vigil models pull` fetched
+
+    @property
+    def detector_socket(self) -> Path:
+        """The detector service's Unix socket: in the storage root, or in the temporary
+        directory when that path is too long for a socket name."""
+        beside = self.root.resolve() / "detector.sock"
+        if len(str(beside)) < SOCKET_NAME_MAX:
+            return beside
+        digest = hashlib.sha256(str(beside).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"vigil-detector-{digest}.sock"
 
     def create(self) -> bool:
         """Make the storage directories, private to Vigil's user. A root left readable by

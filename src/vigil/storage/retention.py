@@ -1,6 +1,6 @@
 """Retention: per-camera age limits and the global free-space floor.
 
-A camera with `record` settings (vigil.settings.events.CameraRecordSettings) has event
+A camera whose `record` settings (vigil.settings.record) keep event footage has event
 segments: those overlapping [event start - pre, end + post] (an open event reaches on). They
 are kept for max(retention_days, event_retention_days) in continuous mode, and for
 event_retention_days (default retention_days) in events mode, where every other segment goes
@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.config import VigilConfig
-from vigil.settings.events import CameraRecordSettings
+from vigil.settings.record import RecordSettings
 from vigil.storage.index import Segment, SegmentIndex
 from vigil.storage.layout import Layout, free_and_total, fsync_dir
 from vigil.storage.status import StatusStore
@@ -86,7 +86,7 @@ class Janitor:
         index: SegmentIndex,
         status: StatusStore,
         free_space: Callable[[], tuple[int, int]] | None = None,
-        record: Mapping[str, CameraRecordSettings] | None = None,
+        record: Mapping[str, RecordSettings] | None = None,
         *,
         expire_events: Callable[[str, int, int], int],
     ) -> None:
@@ -101,7 +101,7 @@ class Janitor:
         self.status = status
         self.free_space = free_space or (lambda: free_and_total(self.layout.root))
         self.alarm_raised = False
-        self.reserve = Reserve(self.layout.root / "reserve", self.free_space)
+        self.reserve = Reserve(self.layout.reserve, self.free_space)
         self._cameras: set[str] = set()
         self._cameras_refresh = 0.0
 
@@ -122,8 +122,10 @@ class Janitor:
         for camera in sorted(cameras):
             settings = self.config.cameras.get(camera)
             days = settings.retention_days if settings else DEFAULT_RETENTION_DAYS
-            record = self.record.get(camera) or getattr(settings, "record", None)
-            if record is None:
+            record = self.config.record_for(camera)
+            if camera in self.record:
+                record = self.record[camera].over(record)
+            if not record.keeps_event_footage_longer:
                 while batch := self.index.expired(camera, now - int(days * DAY_US), BATCH):
                     self.delete(batch, f"older than {days:g} days")
                     deleted += len(batch)
@@ -133,12 +135,12 @@ class Janitor:
         return deleted
 
     def _expire_around_events(
-        self, camera: str, days: float, record: CameraRecordSettings, now: int
+        self, camera: str, days: float, record: RecordSettings, now: int
     ) -> int:
         event_days = record.event_retention_days or days
         if record.mode == "events":
             grace_s = record.pre_seconds + record.post_seconds + EVENT_CLAIM_DELAY_S
-            grace_s += self._segment_seconds(camera)
+            grace_s += record.segment_seconds
             before, reason = now - int(grace_s * US), "outside every event window"
         else:
             event_days = max(days, event_days)
@@ -153,11 +155,6 @@ class Janitor:
             deleted += len(batch)
         self._expire_events(camera, event_before)
         return deleted
-
-    def _segment_seconds(self, camera: str) -> float:
-        if camera in self.config.cameras:
-            return self.config.segment_seconds(camera)
-        return self.config.record.segment_seconds
 
     def _expire_events(self, camera: str, ended_before_us: int) -> None:
         """Events go with their footage; the event store owns them (reviews, snapshots)."""

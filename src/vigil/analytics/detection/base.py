@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Protocol
 import cv2
 import numpy as np
 
-from vigil.analytics.types import Box, Detection
+from vigil.analytics.types import Detection
+from vigil.box import Box
 from vigil.errors import VigilError
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 
 from vigil.analytics.detection.base import DetectionError
-from vigil.analytics.types import Box, Detection
+from vigil.analytics.types import Detection
+from vigil.box import Box
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from vigil.errors import VigilError
+from vigil.storage.layout import Layout
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def models_dirs(storage_path: Path, override: Path | None = None) -> list[Path]:
         return [override]
     env = os.environ.get(MODELS_DIR_ENV)
     dirs = [Path(env)] if env else []
-    return [*dirs, storage_path / "models"]
+    return [*dirs, Layout(storage_path).models]
 
 
 def sha256_of(path: Path) -> str:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -32,7 +31,6 @@ import signal
 import socket
 import struct
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Collection
@@ -48,11 +46,14 @@ from vigil.analytics.detection.base import (
     OnnxDetector,
 )
 from vigil.analytics.detection.factory import DEFAULT_STORAGE, load_detector
-from vigil.analytics.types import Box, Detection
+from vigil.analytics.types import Detection
+from vigil.box import Box
 from vigil.config import load_config
 from vigil.errors import VigilError
+from vigil.lifeline import bind_to_supervisor
 from vigil.logs import setup_logging
 from vigil.settings.detector import DetectorSettings
+from vigil.storage.layout import Layout
 
 log = logging.getLogger(__name__)
 
@@ -406,25 +407,17 @@ def run_service(
         service.close()
 
 
-def detector_address(storage_path: Path) -> Path:
-    """The detector service's Unix socket: beside the recordings, or in /tmp when that path
-    is too long for a socket name (108 bytes on Linux)."""
-    beside = storage_path.resolve() / "detector.sock"
-    if len(str(beside)) < 100:
-        return beside
-    digest = hashlib.sha256(str(beside).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"vigil-detector-{digest}.sock"
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m vigil.analytics.detection.service")
     parser.add_argument("config", type=Path, help="the configuration: detector and storage")
     parser.add_argument("--address", type=Path, help="Unix socket path (default: the storage's)")
     args = parser.parse_args(argv)
     setup_logging(os.environ.get("VIGIL_LOG_LEVEL", "INFO"))
+    if not bind_to_supervisor():
+        return 0
     try:
         config = load_config(args.config)
-        address = args.address or detector_address(config.storage.path)
+        address = args.address or Layout(config.storage.path).detector_socket
         run_service(config.detector, address, config.storage.path)
     except VigilError as exc:
         log.error("detector service failed", extra={"error": str(exc)})

@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 
 from vigil.analytics.detection.base import DetectionError, nms
-from vigil.analytics.types import Box, Detection
+from vigil.analytics.types import Detection
+from vigil.box import Box
 from vigil.coco import COCO_CLASSES
 
 INPUT_SIZE = 300

@@ -10,7 +10,9 @@ from vigil.analytics.rules.intrusion import IntrusionWatch
 from vigil.analytics.rules.lines import CountKey, LineWatch
 from vigil.analytics.rules.stopped import StoppedVehicleWatch
 from vigil.analytics.rules.unattended import UnattendedWatch
-from vigil.analytics.types import Box, EventUpdate, Track
+from vigil.analytics.types import Track
+from vigil.box import Box
+from vigil.events.model import EventUpdate
 from vigil.settings.analytics import CameraAnalytics
 
 log = logging.getLogger(__name__)

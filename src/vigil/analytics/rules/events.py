@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vigil.analytics.ids import uuid7
-from vigil.analytics.types import Box, Event, EventPhase, EventType, EventUpdate
+from vigil.box import Box
+from vigil.events.ids import uuid7
+from vigil.events.model import Event, EventPhase, EventType, EventUpdate
 
 
 def open_event(

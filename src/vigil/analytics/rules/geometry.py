@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from vigil.analytics.types import Box
+from vigil.box import Box
 
 Point = tuple[float, float]
 

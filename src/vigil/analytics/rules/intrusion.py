@@ -16,7 +16,8 @@ from datetime import tzinfo
 
 from vigil.analytics.rules.events import close, open_event, report
 from vigil.analytics.rules.geometry import Area
-from vigil.analytics.types import Event, EventUpdate, Track
+from vigil.analytics.types import Track
+from vigil.events.model import Event, EventUpdate
 from vigil.settings.analytics import IntrusionRule
 
 INERTIA = 3  # pictures: Frigate's default

@@ -24,7 +24,8 @@ from datetime import tzinfo
 
 from vigil.analytics.rules.events import close, open_event, report
 from vigil.analytics.rules.geometry import DirectedLine, Point
-from vigil.analytics.types import EventUpdate, Track
+from vigil.analytics.types import Track
+from vigil.events.model import EventUpdate
 from vigil.settings.analytics import Line
 
 BAND_SHARE = 0.1  # of the object's box height

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 from vigil.analytics.rules.events import close, open_event, report
 from vigil.analytics.rules.geometry import Area
-from vigil.analytics.types import Box, Event, EventUpdate, Track
+from vigil.analytics.types import Track
+from vigil.box import Box
+from vigil.events.model import Event, EventUpdate
 from vigil.settings.analytics import StoppedVehicleRule
 
 REMEMBER_SECONDS = 600

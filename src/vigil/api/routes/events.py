@@ -8,12 +8,10 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from vigil.analytics.types import EventType
 from vigil.api.context import ApiContext, caller_of, context_of, route_action
 from vigil.api.params import NO_NUL, Since, Until, time_range
 from vigil.api.security import EnforcedRoute
-from vigil.events.payload import box_list
-from vigil.events.payload import event_json as payload_json
+from vigil.events.model import EventType
 from vigil.events.reviews import Review, ReviewStore
 from vigil.events.store import EventStore, StoredEvent
 from vigil.timeutil import to_iso
@@ -35,21 +33,17 @@ def _store(context: ApiContext) -> EventStore:
 
 
 def event_json(event: StoredEvent, review: Review | None) -> dict[str, Any]:
-    """The event as MQTT and `vigil events` give it, with its box normalised to the snapshot
-    (what the console draws with), whether it has a snapshot, and its review."""
-    return {
-        **payload_json(event.to_event()),
-        "box_normalised": box_list(event.box, digits=4),
-        "snapshot": event.snapshot is not None,
-        "review": None
+    """The event as `vigil events` gives it, with its review."""
+    return event.to_json(
+        review=None
         if review is None
         else {
             "verdict": review.verdict,
             "note": review.note,
             "by": review.user_name,
             "at": to_iso(review.at_us),
-        },
-    }
+        }
+    )
 
 
 def _event(request: Request, event_id: str) -> StoredEvent:
