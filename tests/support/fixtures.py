@@ -53,6 +53,11 @@ class RtspServer:
         return f"rtsp://{self.host}:{self.port}/{name}"
 
     @property
+    def pid(self) -> int | None:
+        """The server's process id (what a benchmark measures), None when stopped."""
+        return self._proc.pid if self.running and self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
