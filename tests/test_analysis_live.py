@@ -35,7 +35,7 @@ def _drained(listener: Listener) -> list[tuple[str, bytes]]:
 
 def _camera_process(vigil: Vigil, name: str) -> psutil.Process | None:
     assert vigil.process is not None
-    for child in psutil.Process(vigil.process.pid).children():
+    for child in psutil.Process(vigil.process.pid).children(recursive=True):
         with contextlib.suppress(psutil.Error):
             command = child.cmdline()
             if "vigil.runtime.camera" in command and command[-1] == name:

@@ -188,7 +188,10 @@ def readable_by_others(root: Path) -> list[str]:
     that belongs to someone other than the user running the tests."""
     problems = []
     for path in [root, *root.rglob("*")]:
-        info = path.lstat()
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            continue  # gone since the listing (SQLite's -shm and -wal come and go)
         if info.st_mode & 0o077 or info.st_uid != os.getuid():
             problems.append(f"{path}: mode {info.st_mode & 0o7777:o}, owner {info.st_uid}")
     return problems

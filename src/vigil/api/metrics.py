@@ -27,27 +27,36 @@ def _series(name: str, kind: str, help_text: str, samples: list[tuple[str, float
 
 
 def vigil_processes() -> dict[int, str]:
-    """The supervisor (this API's parent) and every process it started, by role."""
+    """The supervisor (this API's parent) and every process under it, by role; the cameras
+    are the launcher's children."""
     parent = os.getppid()
     found = {parent: "supervisor", os.getpid(): "api"}
-    children = Path(f"/proc/{parent}/task/{parent}/children")
-    try:
-        pids = [int(p) for p in children.read_text().split()]
-    except OSError:
-        pids = []
-    for pid in pids:
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        words = [a.decode(errors="replace") for a in argv if a]
-        if "vigil.runtime.camera" in words:
-            found[pid] = f"camera:{words[-1]}"
-        elif "vigil.analytics.detection.service" in words:
-            found[pid] = "detector"
-        elif pid not in found:
-            found[pid] = "api" if "vigil.api.server" in words else "other"
+    parents = [parent]
+    while parents:
+        pid = parents.pop()
+        for child in _children(pid):
+            try:
+                argv = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").split()
+            except OSError:
+                continue
+            words = [a.decode(errors="replace") for a in argv]
+            if "vigil.runtime.camera" in words:
+                found[child] = f"camera:{words[-1]}"
+            elif "vigil.analytics.detection.service" in words:
+                found[child] = "detector"
+            elif "vigil.runtime.launcher" in words:
+                found[child] = "launcher"
+                parents.append(child)
+            elif child not in found:
+                found[child] = "api" if "vigil.api.server" in words else "other"
     return found
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def _process_usage(pid: int) -> tuple[float, int] | None:

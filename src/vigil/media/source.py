@@ -18,6 +18,7 @@ import av.error
 
 from vigil.errors import SourceError, SourceOffline
 
+# Seconds a connection's handshake may take, beyond a stall, before its camera counts as hung.
 OPEN_TIMEOUT = 10.0
 
 
@@ -68,10 +69,11 @@ class Source:
                 "timeout": str(int(self.read_timeout * 1_000_000)),
             }
         )
+        # A network stream is timed out by FFmpeg's own socket timeout (`timeout` above).
+        # PyAV's timeout would do it again from a Python callback that FFmpeg calls, holding
+        # the GIL, on every read: about a sixth of a camera's recording CPU.
         try:
-            self.container = av.open(
-                target, options=options, timeout=(OPEN_TIMEOUT, self.read_timeout)
-            )
+            self.container = av.open(target, options=options)
         except av.error.FFmpegError as exc:
             raise _classify(self.camera, f"cannot open {self.url}", exc) from exc
         if not self.container.streams.video:

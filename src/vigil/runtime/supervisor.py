@@ -24,7 +24,7 @@ from vigil.events.availability import EVENT_TYPES as OWN_EVENT_TYPES
 from vigil.events.availability import Availability
 from vigil.events.store import EventStore
 from vigil.media.source import OPEN_TIMEOUT
-from vigil.runtime.children import Child
+from vigil.runtime.children import ROLES, Child, LauncherGone, LauncherProcess
 from vigil.storage.database import connect, migrate
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import Layout
@@ -81,12 +81,13 @@ class Supervisor:
         self.selector = selectors.DefaultSelector()
         self.stopping = threading.Event()
         self.hang_after = config.ingest.stall_timeout + OPEN_TIMEOUT + 5.0
+        self.launcher = LauncherProcess("launcher", "launcher")
         self.services: list[Child] = []
         if any(config.cameras[name].analytics() for name in self.cameras):
             self.services.append(Child("detector", "detector"))
         if config.api.enabled:
             self.services.append(Child("api", "api"))
-        self.children: list[Child] = [*self.cameras.values(), *self.services]
+        self.children: list[Child] = [self.launcher, *self.cameras.values(), *self.services]
 
     # -- life cycle ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -124,8 +125,9 @@ class Supervisor:
         self.stopping.set()
 
     def _shutdown(self) -> None:
-        # Cameras first: their last events still reach the detector service and the index.
-        for group in (list(self.cameras.values()), self.services):
+        # Cameras first: their last events still reach the detector service and the index;
+        # the launcher last, for it reaps the cameras.
+        for group in (list(self.cameras.values()), self.services, [self.launcher]):
             for child in group:
                 child.terminate()
             deadline = time.monotonic() + STOP_GRACE
@@ -146,13 +148,21 @@ class Supervisor:
         for child in self.children:
             if child.process is not None and (code := child.process.poll()) is not None:
                 self._reap(child, code)
-            if not self.stopping.is_set() and child.due(time.monotonic()):
-                process = child.start(self.config_path)
-                if isinstance(child, CameraProcess):
-                    assert process.stdout is not None
-                    os.set_blocking(process.stdout.fileno(), False)
-                    self.selector.register(process.stdout, selectors.EVENT_READ, child)
-                    child.last_report, child.buffer = child.started, b""
+            if self.stopping.is_set() or not child.due(time.monotonic()):
+                continue
+            if ROLES[child.role].forked and self.launcher.link is None:
+                continue  # it waits for the launcher's restart
+            try:
+                process = child.start(self.config_path, self.launcher)
+            except LauncherGone as exc:
+                log.error("cannot start a child", extra={**child.labels(), "error": str(exc)})
+                child.exited()
+                continue
+            if isinstance(child, CameraProcess):
+                assert process.stdout is not None
+                os.set_blocking(process.stdout.fileno(), False)
+                self.selector.register(process.stdout, selectors.EVENT_READ, child)
+                child.last_report, child.buffer = child.started, b""
 
     def _read(self, camera: CameraProcess, stream: IO[bytes]) -> None:
         try:
