@@ -1,6 +1,6 @@
 """Recording benchmark: N cameras of 1080p H.264 at 15 fps recorded at once, against ffmpeg.
 
-    .venv/bin/python benchmarks/record.py [--cameras 8,16,32,64] [--seconds 30] [--source rtsp]
+    .venv/bin/python benchmarks/record.py [--cameras 32,64,96] [--seconds 30] [--source rtsp]
 
 Each camera reads the same 1080p15 clip (real footage, upscaled), looping. With `--source
 file` (the default) every camera reads the file at real-time pace; with `--source rtsp` a real
@@ -12,7 +12,7 @@ is measured for both over the same steady window, once every Vigil camera is rec
 (start-up excluded); the RTSP server's own CPU is reported apart. A camera has "no gap" when
 its segments abut and it recorded at least 98% of the frames the window should hold. Memory
 is the peak RSS (and PSS, which counts shared libraries once) per camera process. Start-up is
-the time from `vigil run` to every camera reporting `online`.
+the time from `vigil run` to every camera recording (`online`: its first packet is written).
 """
 
 from __future__ import annotations
