@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from vigil.analytics.rules import RuleEngine
@@ -284,25 +286,126 @@ def test_a_bag_left_behind_raises_one_event_after_seconds_and_ends_when_taken() 
     assert phases(updates) == [("end", "unattended_object")]
 
 
+def leave_unknown_thing(
+    rules: RuleEngine, box: Box, *, owner: bool = True, disturbed_at: int | None = None
+) -> tuple[list[EventUpdate], int]:
+    """Someone puts a thing down at T0 and walks off 2 s later (`owner`), or nobody is ever
+    near; the background model reports it from T0 + 32 s on (it has been still since T0 + 2 s,
+    when the owner's motion last touched it). Returns the updates and when the first came."""
+    updates, fired = [], 0
+    for i in range(50 * FPS):
+        ts = T0 + i * STEP
+        person = standing(box.x2 + 20, box.y2, h=120) if ts < T0 + 2 * SECOND else FAR
+        tracks = [track(2, "person", person, ts)] if owner else []
+        regions = [box] if ts >= T0 + 32 * SECOND else []
+        new = rules.update(ts, tracks, regions, disturbed=ts == disturbed_at)
+        if new and not updates:
+            fired = ts
+        updates += new
+    return updates, fired
+
+
 def test_an_unknown_object_from_the_background_model_raises_an_event() -> None:
     rules = engine({"unattended_object": {"seconds": 30}})
     box = Box(300, 300, 380, 360)
-    updates = []
-    for i in range(10):
-        ts = T0 + i * STEP
-        updates += rules.update(ts, [], [box])
+    updates, fired = leave_unknown_thing(rules, box)
     assert phases(updates) == [("new", "unattended_object")]
+    assert fired == T0 + 32 * SECOND + STEP  # its second report: one picture may be noise
     event = updates[0].event
     assert event.label is None and event.box == box
-    assert event.start_us == T0 - 30 * SECOND and event.attributes == {"source": "background"}
+    assert event.start_us == T0 + 2 * SECOND  # backdated: reported once still for 30 s
+    # The evidence for it: which witness, the dwell, and how near its owner was.
+    assert event.attributes["source"] == "background"
+    assert event.attributes["dwell_s"] == 30.2
+    assert 0 < event.attributes["nearest_person"] <= 1.0
     # Someone walks past (the region vanishes while its clock restarts): the event stays.
-    gone = T0 + 10 * STEP
+    gone = T0 + 50 * SECOND
     for i in range(30 * FPS):
         updates += rules.update(gone + i * STEP, [], [])
     assert len(updates) == 1
     updates = rules.update(gone + 40 * SECOND, [], [])  # removed: seconds + 5 s without it
     assert phases(updates) == [("end", "unattended_object")]
-    assert updates[0].event.end_us == T0 + 9 * STEP
+    assert updates[0].event.end_us == gone - STEP
+
+
+def test_an_unknown_thing_nobody_brought_is_not_left_unless_the_detector_names_a_bag() -> None:
+    """A train that stopped, a distant person standing still: nobody put them down."""
+    rules = engine({"unattended_object": {"seconds": 30}})
+    box = Box(300, 300, 380, 360)
+    updates, _ = leave_unknown_thing(rules, box, owner=False)
+    assert updates == []
+    ts = T0 + 50 * SECOND
+    updates = rules.update(ts, [track(5, "suitcase", box, ts, T0)], [box])
+    assert phases(updates) == [("new", "unattended_object")]
+    assert updates[0].event.label == "suitcase"
+
+
+@pytest.mark.parametrize(
+    ("seen", "raised", "label"),
+    [("person", False, None), ("train", False, None), ("bench", False, None),
+     ("backpack", True, "backpack"), (None, True, None)],
+)  # fmt: skip
+def test_the_detector_takes_a_closer_look_at_what_only_the_background_saw(
+    seen: str | None, raised: bool, label: str | None
+) -> None:
+    box = Box(300, 300, 380, 360)
+    looks: list[Box] = []
+
+    def look(place: Box) -> list[Detection]:
+        looks.append(place)
+        return [Detection(seen, 0.8, Box(290, 280, 390, 365))] if seen else []
+
+    rules = RuleEngine(
+        "gate-north", CameraAnalytics.model_validate({"unattended_object": {"seconds": 30}}),
+        W, H, look,
+    )  # fmt: skip
+    updates, _ = leave_unknown_thing(rules, box)
+    assert looks == [box], "one look, when it is due"
+    assert phases(updates) == ([("new", "unattended_object")] if raised else [])
+    if raised:
+        assert updates[0].event.label == label
+
+
+def test_no_alarm_comes_from_a_scene_younger_than_the_dwell() -> None:
+    """The camera was disturbed (a swing, a cover) at T0 + 20 s: the thing that has stood
+    since T0 + 2 s is judged from the steady view's start, and the view is new."""
+    rules = engine({"unattended_object": {"seconds": 30}})
+    box = Box(300, 300, 380, 360)
+    updates, fired = leave_unknown_thing(rules, box, disturbed_at=T0 + 20 * SECOND)
+    assert updates == [], "in the 50 s, the view was never 30 s old with the thing in it"
+    rules = engine({"unattended_object": {"seconds": 30}})
+    updates, fired = leave_unknown_thing(rules, box, disturbed_at=T0 + 1 * SECOND)
+    assert phases(updates) == [("new", "unattended_object")]
+    assert fired >= T0 + 32 * SECOND
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    stays=st.integers(min_value=0, max_value=60),  # seconds the owner stays beside it
+    dwell=st.integers(min_value=5, max_value=40),
+    leaves=st.booleans(),
+)
+def test_an_object_is_unattended_only_after_its_owner_has_gone_for_the_dwell(
+    stays: int, dwell: int, leaves: bool
+) -> None:
+    """Property: a bag static while its owner stays beside it is never unattended; once the
+    owner has gone, it is, once, after the dwell."""
+    rules = engine({"unattended_object": {"seconds": dwell}})
+    left_at = T0 + stays * SECOND
+    fired = []
+    for i in range(100 * FPS):
+        ts = T0 + i * STEP
+        gone = leaves and ts >= left_at
+        tracks = [track(1, "backpack", BAG, ts, T0),
+                  track(2, "person", FAR if gone else NEAR_OWNER, ts)]  # fmt: skip
+        fired += [ts for u in rules.update(ts, tracks, []) if u.phase == "new"]
+    if not leaves:
+        assert fired == []
+    else:
+        assert len(fired) == 1
+        last_near = max(T0, left_at - STEP)
+        assert fired[0] - last_near >= dwell * SECOND
+        assert fired[0] - last_near < dwell * SECOND + 2 * STEP
 
 
 def test_a_static_region_on_a_parked_car_or_a_person_is_not_left_luggage() -> None:
@@ -329,20 +432,24 @@ def test_a_bag_seen_by_both_the_detector_and_the_background_is_one_event() -> No
         ts = T0 + i * STEP
         still = T0 if i >= 10 else None
         updates += rules.update(ts, [track(3, "handbag", BAG, ts, still, score=0.7)], [region])
-    assert phases(updates) == [("new", "unattended_object"), ("update", "unattended_object")]
-    assert len({u.event.id for u in updates}) == 1
-    update = updates[1].event
-    assert update.label == "handbag" and update.box == BAG
-    assert update.attributes == {"source": "both"}
+    # Nobody was seen bringing it, so the background alone does not raise it; the detector
+    # then names it a bag, and the one event carries both witnesses.
+    assert phases(updates) == [("new", "unattended_object")]
+    event = updates[0].event
+    assert event.label == "handbag" and event.box == BAG
+    assert event.attributes["source"] == "both"
 
 
 def test_unattended_object_only_in_its_zone() -> None:
     zone = {"polygon": [[0.0, 0.0], [0.3, 0.0], [0.3, 0.3], [0.0, 0.3]]}
     rules = engine({"zones": {"hall": zone}, "unattended_object": {"seconds": 5, "zone": "hall"}})
+    inside = Box(50, 50, 90, 90)
     updates = []
     for i in range(20 * FPS):
         ts = T0 + i * STEP
-        updates += rules.update(ts, [track(1, "suitcase", BAG, ts, T0)], [Box(50, 50, 90, 90)])
+        owner = standing(110, 90, h=120) if ts < T0 + SECOND else FAR  # puts it down, goes
+        tracks = [track(1, "suitcase", BAG, ts, T0), track(2, "person", owner, ts)]
+        updates += rules.update(ts, tracks, [inside] if ts >= T0 + 6 * SECOND else [])
     assert phases(updates) == [("new", "unattended_object")]
     assert updates[0].event.zone == "hall" and updates[0].event.label is None
 

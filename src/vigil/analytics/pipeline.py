@@ -16,11 +16,13 @@ from vigil.analytics.detection.base import DetectionError, Detector
 from vigil.analytics.motion import MotionDetector
 from vigil.analytics.regions import detection_regions
 from vigil.analytics.rules import RuleEngine
+from vigil.analytics.rules.unattended import FIXED_SCENE, TRANSPORT
 from vigil.analytics.static_objects import StaticObjectDetector
 from vigil.analytics.tamper import TamperDetector
 from vigil.analytics.tracker import Tracker
 from vigil.analytics.types import Detection
 from vigil.box import Box
+from vigil.coco import BAGS
 from vigil.events.model import EventUpdate
 from vigil.settings.analytics import CameraAnalytics
 
@@ -41,6 +43,10 @@ RECHECK_US = 400_000
 FAST_ANSWER_S = 0.1
 MAX_SLOWDOWN = 4.0
 LATENCY_WEIGHT = 0.3  # of the newest answer time in the running average
+# The unattended rule's closer look at what only the background model saw (rules/unattended).
+LOOK_CONTEXT = 3.0
+LOOK_MIN_SIDE = 64.0
+LOOK_CLASSES = sorted({"person", *TRANSPORT, *BAGS, *FIXED_SCENE})
 
 
 @dataclass
@@ -73,20 +79,28 @@ class AnalysisPipeline:
             StaticObjectDetector(width, height, unattended.seconds) if unattended else None
         )
         self.tracker = Tracker(settings.analysis.fps, min_score=settings.analysis.min_score)
-        self.rules = RuleEngine(camera, settings, width, height)
+        self.rules = RuleEngine(camera, settings, width, height, self._look)
         self.classes = sorted(set(settings.analysis.objects) | set(ALWAYS))
         self.stats = PipelineStats()
         self._last_detection_us = 0
         self._examined: list[Box] = []  # the regions of the last detection
         self._latency_s = 0.0  # running average of the detector's answer time
+        self._picture: np.ndarray | None = None  # the picture being analysed
 
     def process(self, ts_us: int, picture: np.ndarray) -> list[EventUpdate]:
         """Analyse one BGR picture of width x height taken at ts_us (UTC microseconds)."""
         self.stats.frames += 1
         updates: list[EventUpdate] = []
+        self._picture = picture
         if self.tamper is not None:
             updates += self.tamper.update(ts_us, picture)
-        static = self.static.update(ts_us, picture) if self.static is not None else []
+        disturbed = self.tamper is not None and self.tamper.disturbed
+        static: list[Box] = []
+        if self.static is not None:
+            if disturbed:
+                self.static.reset()  # what differs from the old view is no object in the new
+            else:
+                static = self.static.update(ts_us, picture)
         motion = self.motion.update(picture)
         if motion.boxes:
             self.stats.motion_frames += 1
@@ -105,7 +119,7 @@ class AnalysisPipeline:
             )
             return updates
         tracks = self.tracker.update(ts_us, detections, regions)
-        return updates + self.rules.update(ts_us, tracks, static)
+        return updates + self.rules.update(ts_us, tracks, static, disturbed)
 
     def _detection_due(self, ts_us: int, motion: list[Box], expected: list[Box]) -> bool:
         """Detect when something moves where no tracked object explains it (nor, while the
@@ -133,12 +147,36 @@ class AnalysisPipeline:
     def size(self) -> tuple[int, int]:
         return self.width, self.height
 
-    def _detect(self, picture: np.ndarray, regions: list[Box]) -> list[Detection]:
+    def _look(self, box: Box) -> list[Detection] | None:
+        """The detector's closer look around `box` in the current picture, at two scales: a
+        square of LOOK_CONTEXT times the box (at least LOOK_MIN_SIDE pixels), which the
+        detector scales up so that a small distant thing is seen large, and a square of half
+        the picture's height, which holds the whole of a near person of whom the box is only a
+        part. None: no answer now."""
+        assert self._picture is not None
+        sides = (
+            max(LOOK_MIN_SIDE, LOOK_CONTEXT * max(box.width, box.height)),
+            max(LOOK_MIN_SIDE, self.height / 2),
+        )
+        cx, cy = (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2
+        crops = [
+            Box(max(0.0, cx - side / 2), max(0.0, cy - side / 2),
+                min(float(self.width), cx + side / 2), min(float(self.height), cy + side / 2))
+            for side in sides
+        ]  # fmt: skip
+        try:
+            return self._detect(self._picture, crops, LOOK_CLASSES)
+        except DetectionError:
+            return None
+
+    def _detect(
+        self, picture: np.ndarray, regions: list[Box], classes: list[str] | None = None
+    ) -> list[Detection]:
         crops = [picture[int(r.y1) : int(r.y2), int(r.x1) : int(r.x2)] for r in regions]
         self.stats.detector_calls += 1
         started = time.monotonic()
         try:
-            found = self.detector.detect(crops, self.classes)
+            found = self.detector.detect(crops, classes or self.classes)
         finally:
             answer_s = time.monotonic() - started
             self._latency_s += LATENCY_WEIGHT * (answer_s - self._latency_s)

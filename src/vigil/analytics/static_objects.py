@@ -109,6 +109,11 @@ class StaticObjectDetector:
         self._learn(picture, elapsed, new)
         return self._regions(ts_us, picture)
 
+    def reset(self) -> None:
+        """Forget the scene: the next picture starts a new one (after a tamper or a re-aim,
+        whatever differs from the old scene is not something left in the new one)."""
+        self._long = self._short = self._since_us = None
+
     def _learn(self, picture: np.ndarray, elapsed: int, new: np.ndarray) -> None:
         assert self._long is not None and self._short is not None
         short_rate = np.float32(1 - math.exp(-elapsed / self._short_us))

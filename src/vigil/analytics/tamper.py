@@ -203,6 +203,14 @@ class TamperDetector:
             return []
         return self._end(self._good_since_us)
 
+    @property
+    def disturbed(self) -> bool:
+        """The view is not the learnt scene: a tamper is open, or this frame judged covered,
+        defocused or moved (a swing, a cover, a spray before it has lasted `hold_seconds`)."""
+        reading = self.last_reading
+        bad = reading is not None and reading.verdict in ("covered", "defocused", "moved")
+        return self._active is not None or bad
+
     def close(self, ts_us: int) -> list[EventUpdate]:
         """End an open tamper event: the analysis stops (shutdown)."""
         return self._end(ts_us) if self._active is not None else []

@@ -9,7 +9,7 @@ from vigil.analytics.rules.geometry import Area, DirectedLine
 from vigil.analytics.rules.intrusion import IntrusionWatch
 from vigil.analytics.rules.lines import CountKey, LineWatch
 from vigil.analytics.rules.stopped import StoppedVehicleWatch
-from vigil.analytics.rules.unattended import UnattendedWatch
+from vigil.analytics.rules.unattended import Look, UnattendedWatch
 from vigil.analytics.types import Track
 from vigil.box import Box
 from vigil.events.model import EventUpdate
@@ -26,7 +26,12 @@ class RuleEngine:
     """
 
     def __init__(
-        self, camera: str, settings: CameraAnalytics, frame_width: int, frame_height: int
+        self,
+        camera: str,
+        settings: CameraAnalytics,
+        frame_width: int,
+        frame_height: int,
+        look: Look | None = None,
     ) -> None:
         if frame_width <= 0 or frame_height <= 0:
             raise ValueError(f"frame size must be positive, got {frame_width}x{frame_height}")
@@ -59,18 +64,22 @@ class RuleEngine:
                 unattended,
                 unattended.zone,
                 areas[unattended.zone] if unattended.zone is not None else None,
+                look,
             )
         )
 
     def update(
-        self, ts_us: int, tracks: list[Track], static_regions: list[Box]
+        self, ts_us: int, tracks: list[Track], static_regions: list[Box], disturbed: bool = False
     ) -> list[EventUpdate]:
         """Judge one analysed picture at ts_us (UTC microseconds, rising).
 
         `tracks` are the tracker's confirmed tracks; `static_regions` are the background
-        model's boxes of things that have stood still for the unattended rule's seconds.
+        model's boxes of things that have stood still for the unattended rule's seconds;
+        `disturbed` says the view is not the learnt scene (a tamper, a swing).
         """
         updates: list[EventUpdate] = []
+        if disturbed and self.unattended is not None:
+            self.unattended.rescene(ts_us)
         for watch in self.intrusions:
             updates += watch.update(ts_us, tracks)
         for line in self.lines:
