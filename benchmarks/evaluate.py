@@ -20,37 +20,34 @@ improve the set as a whole. Prints tables, then one JSON line with every figure.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
 import cv2
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from devset import CLIPS, EARLY, GENERAL, SCORED, Clip, Truth
+from support.assets import MODEL, REAL
+from support.devset import (
+    CLIPS,
+    GENERAL,
+    SCORED,
+    Clip,
+    Replay,
+    Score,
+    clip_path,
+    normalised,
+    replay,
+    score,
+)
 from support.mot17 import frames_with_truth, match
 from vigil.analytics.detection.base import Detector
 from vigil.analytics.detection.factory import load_detector
-from vigil.analytics.offline import sampled_pictures
-from vigil.analytics.picture import analysis_picture, analysis_size
-from vigil.analytics.pipeline import AnalysisPipeline
 from vigil.box import Box
 from vigil.events.model import Event
 from vigil.settings.analytics import CameraAnalytics
 from vigil.settings.detector import DetectorSettings
-from vigil.timeutil import US
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("VIGIL_SHARED", ROOT.parent / "shared"))
-REAL = SHARED / "data" / "real"
-MODEL = SHARED / "models" / "yolox_nano.onnx"
 
 # The bar tests/test_detection.py holds YOLOX to on MOT17-mini (1080p letterboxed to 416).
 MIN_PRECISION, MIN_RECALL = 0.7, 0.35
@@ -63,135 +60,6 @@ class Check:
     expected: str
     got: str
     ok: bool
-
-
-@dataclass
-class Replay:
-    """Events of one clip, each with the clip time (s) at which the camera would have raised it."""
-
-    events: dict[str, Event] = field(default_factory=dict)
-    raised_s: dict[str, float] = field(default_factory=dict)
-    size: tuple[int, int] = (0, 0)  # the analysis picture's
-    frames: int = 0
-    detector_calls: int = 0
-    video_s: float = 0.0
-    cpu_s: float = 0.0  # decoding and analysis of the clip itself (not the held picture)
-
-    def of_type(self, kind: str) -> list[Event]:
-        return sorted((e for e in self.events.values() if e.type == kind), key=lambda e: e.start_us)
-
-
-@dataclass
-class Score:
-    """One clip's raises of the scored types against its truths."""
-
-    true: list[tuple[Truth, Event, float]] = field(default_factory=list)  # with the latency
-    false: list[tuple[Event, str]] = field(default_factory=list)  # with why it matched nothing
-    missed: list[Truth] = field(default_factory=list)
-    optional: list[tuple[Truth, Event]] = field(default_factory=list)
-
-
-def pictures(
-    path: Path, fps: float, size: tuple[int, int] | None
-) -> Iterator[tuple[int, np.ndarray]]:
-    """(clip time in µs, BGR picture at analysis size) at `fps`, sampled as `vigil analyze` does."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for ts_us, picture in sampled_pictures(container.decode(stream), fps):
-            yield ts_us, picture if size is None else restored(picture, size)
-
-
-def restored(picture: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The picture at the camera's own proportions, for a file stored stretched."""
-    return cv2.resize(picture, analysis_size(*size), interpolation=cv2.INTER_AREA)
-
-
-def final_picture(path: Path, size: tuple[int, int] | None) -> tuple[int, np.ndarray]:
-    """The clip's very last frame (clip time in µs, BGR at analysis size), sampled or not."""
-    last = None
-    with av.open(str(path)) as container:
-        for frame in container.decode(container.streams.video[0]):
-            if frame.time is not None:
-                last = frame
-    if last is None:
-        raise SystemExit(f"{path}: no frames")
-    picture = analysis_picture(last)
-    return int(last.time * US), picture if size is None else restored(picture, size)
-
-
-def replay(path: Path, clip: Clip, settings: CameraAnalytics, detector: Detector) -> Replay:
-    """Run the pipeline over the clip; then, for a tamper that lasts to the end, keep sending
-    its last frame (the camera's state when the recording stopped) for `clip.hold_last_s`."""
-    fps = settings.analysis.fps
-    period_us = int(US / fps)
-    result = Replay()
-    pipeline: AnalysisPipeline | None = None
-
-    def feed(ts_us: int, picture: np.ndarray) -> None:
-        nonlocal pipeline
-        height, width = picture.shape[:2]
-        if pipeline is None:
-            pipeline = AnalysisPipeline(path.stem, settings, detector, width, height)
-            result.size = (width, height)
-        for update in pipeline.process(ts_us, picture):
-            result.events[update.event.id] = update.event
-            result.raised_s.setdefault(update.event.id, ts_us / US)
-
-    last_us = 0
-    started = time.process_time()
-    for ts_us, picture in pictures(path, fps, clip.true_size):
-        feed(ts_us, picture)
-        last_us = ts_us
-    result.cpu_s = time.process_time() - started
-    result.video_s = last_us / US + 1 / fps
-    if clip.hold_last_s > 0:
-        final_us, final = final_picture(path, clip.true_size)
-        held_from = max(final_us, last_us + period_us)
-        for step in range(int(clip.hold_last_s * fps)):
-            feed(held_from + step * period_us, final)
-    if pipeline is not None:
-        result.frames = pipeline.stats.frames
-        result.detector_calls = pipeline.stats.detector_calls
-    return result
-
-
-def normalised(box: Box, size: tuple[int, int]) -> Box:
-    width, height = size
-    return Box(box.x1 / width, box.y1 / height, box.x2 / width, box.y2 / height)
-
-
-def matches(truth: Truth, event: Event, raised_s: float, size: tuple[int, int]) -> bool:
-    if event.type != truth.type or not truth.moment - EARLY <= raised_s <= truth.until:
-        return False
-    if truth.box is None:
-        return True
-    return event.box is not None and normalised(event.box, size).iou(Box(*truth.box)) >= 0.1
-
-
-def score(clip: Clip, run: Replay) -> Score:
-    result = Score()
-    taken: set[int] = set()
-    raises = sorted(
-        (e for e in run.events.values() if e.type in SCORED), key=lambda e: run.raised_s[e.id]
-    )
-    for event in raises:
-        raised = run.raised_s[event.id]
-        found = [
-            n for n, truth in enumerate(clip.truths) if matches(truth, event, raised, run.size)
-        ]
-        fresh = [n for n in found if n not in taken]
-        if not fresh:
-            result.false.append((event, "a second alert for it" if found else "nothing there"))
-            continue
-        truth = clip.truths[fresh[0]]
-        taken.add(fresh[0])
-        if truth.optional:
-            result.optional.append((truth, event))
-        else:
-            result.true.append((truth, event, raised - truth.moment))
-    result.missed = [t for n, t in enumerate(clip.truths) if n not in taken and not t.optional]
-    return result
 
 
 def describe(event: Event, run: Replay) -> str:
@@ -208,11 +76,7 @@ def _box(box: Box) -> str:
 def evaluate_clip(
     clip: Clip, detector: Detector, figures: dict[str, Any]
 ) -> tuple[Score, Replay, list[Check]]:
-    path = (
-        (SHARED / "data" / clip.path.removeprefix("../"))
-        if clip.path.startswith("../")
-        else (REAL / clip.path)
-    )
+    path = clip_path(clip)
     settings = CameraAnalytics.model_validate(GENERAL)
     run = replay(path, clip, settings, detector)
     result = score(clip, run)

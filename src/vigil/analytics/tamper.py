@@ -172,7 +172,7 @@ class TamperDetector:
                 camera=self.camera,
                 type="tamper",
                 start_us=self._bad_since_us,
-                attributes={"reason": reason},
+                attributes={"reason": reason, **self._evidence()},
             )
             self._good_since_us = None
             log.warning(
@@ -202,6 +202,22 @@ class TamperDetector:
         if ts_us - self._good_since_us < self._hold_us:
             return []
         return self._end(self._good_since_us)
+
+    def _evidence(self) -> dict[str, float]:
+        """The last frame's readings beside the thresholds they were judged against."""
+        reading = self.last_reading
+        if reading is None:
+            return {}
+        return {
+            "detail_ratio": round(reading.detail_ratio, 3),
+            "detail_drop": self._detail_drop,
+            "match": round(reading.match, 3),
+            "min_match": self._min_match,
+            "shift": round(reading.shift, 3),
+            "max_shift": self._max_shift,
+            "contrast": round(reading.std, 1),
+            "flat_contrast": self._flat_std,
+        }
 
     @property
     def disturbed(self) -> bool:

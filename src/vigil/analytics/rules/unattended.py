@@ -48,7 +48,7 @@ from vigil.coco import VEHICLES
 from vigil.events.model import Event, EventUpdate
 from vigil.settings.analytics import UnattendedObjectRule
 
-TRANSPORT = (*VEHICLES, "bicycle", "train", "boat", "airplane")
+TRANSPORT = (*VEHICLES, "bicycle", "train")  # what stops on a road or at a platform
 # A closer look at a place in the current picture: the detections there (None: not now).
 Look = Callable[[Box], list[Detection] | None]
 # Things a detector knows that belong to the scene, not to someone who left them.

@@ -123,6 +123,16 @@ export async function render(root, { params, navigate }) {
     viewer.showModal();
   }
 
+  // Why the analysis raised it: the witnesses and measurements the rule recorded.
+  function evidence(event) {
+    const entries = Object.entries(event.attributes || {});
+    if (!entries.length) return "";
+    const shown = entries.map(([key, value]) =>
+      `${key.replaceAll("_", " ")} ${typeof value === "number" ? number(value, 3) : value}`,
+    );
+    return h("p", { class: "evidence" }, shown.join(" · "));
+  }
+
   function card(event) {
     const note = h("input", { name: "note", placeholder: "note (optional)", maxlength: 2000 });
     const reviewed = event.review ? event.review.verdict : "none";
@@ -170,6 +180,7 @@ export async function render(root, { params, navigate }) {
           what ? ` · ${what}` : "",
           event.score ? ` · score ${number(event.score, 2)}` : "",
         ),
+        evidence(event),
         review,
         h(
           "div",
