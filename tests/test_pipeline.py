@@ -56,10 +56,10 @@ def pictures() -> list[tuple[int, np.ndarray]]:
                                         sampled_pictures(frames, 5.0)))  # fmt: skip
 
 
-def run(detector: Detector | BusyDetector, pictures: list[tuple[int, np.ndarray]]
-        ) -> tuple[AnalysisPipeline, list[int]]:  # fmt: skip
+def run(detector: Detector | BusyDetector, pictures: list[tuple[int, np.ndarray]],
+        live: bool = True) -> tuple[AnalysisPipeline, list[int]]:  # fmt: skip
     height, width = pictures[0][1].shape[:2]
-    pipeline = AnalysisPipeline("vtest", SETTINGS, detector, width, height)  # type: ignore[arg-type]
+    pipeline = AnalysisPipeline("vtest", SETTINGS, detector, width, height, live=live)  # type: ignore[arg-type]
     calls, intrusions = [], []
     for ts_us, picture in pictures:
         before = pipeline.stats.detector_calls
@@ -85,3 +85,15 @@ def test_a_busy_detector_is_asked_less_but_still_regularly(
     longest = max(b - a for a, b in itertools.pairwise(busy_calls))
     assert longest <= RECHECK_US * MAX_SLOWDOWN + 200_000
     assert idle.stats.frames == busy.stats.frames == len(pictures)
+
+
+@needs(MODEL)
+def test_a_file_is_analysed_the_same_however_slow_the_detector(
+    pictures: list[tuple[int, np.ndarray]],
+) -> None:
+    """`vigil analyze` and the evaluation: the result must not depend on the machine's load."""
+    detector = load_detector(DetectorSettings(model=str(MODEL)))
+    first = pictures[: 8 * 5]
+    _, idle_calls = run(detector, first, live=False)
+    _, busy_calls = run(BusyDetector(detector, wait_s=0.25), first, live=False)
+    assert busy_calls == idle_calls

@@ -212,7 +212,7 @@ def replay(path: Path, clip: Clip, settings: CameraAnalytics, detector: Detector
         nonlocal pipeline
         height, width = picture.shape[:2]
         if pipeline is None:
-            pipeline = AnalysisPipeline(path.stem, settings, detector, width, height)
+            pipeline = AnalysisPipeline(path.stem, settings, detector, width, height, live=False)
             result.size = (width, height)
         for update in pipeline.process(ts_us, picture):
             result.events[update.event.id] = update.event

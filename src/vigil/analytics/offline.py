@@ -72,7 +72,7 @@ def analyze_video(
         for ts_us, picture in sampled_pictures(container.decode(stream), settings.analysis.fps):
             size = (picture.shape[1], picture.shape[0])
             if pipeline is None or (pipeline.width, pipeline.height) != size:
-                pipeline = AnalysisPipeline(camera, settings, detector, *size)
+                pipeline = AnalysisPipeline(camera, settings, detector, *size, live=False)
             for update in pipeline.process(ts_us, picture):
                 events[update.event.id] = update.event
     described = sorted(

@@ -1,7 +1,8 @@
 """One camera's analysis of one picture: motion → detection where needed → tracker → rules.
 
 The same pipeline serves live cameras and `vigil analyze` on a file, so an investigator's
-results match what the camera would have raised.
+results match what the camera would have raised on a machine with a free detector (a file
+never eases off for a slow detector: its result does not depend on the machine's load).
 """
 
 from __future__ import annotations
@@ -66,8 +67,13 @@ class AnalysisPipeline:
         detector: Detector,
         width: int,
         height: int,
+        *,
+        live: bool = True,
     ) -> None:
         self.camera = camera
+        # A live camera shares the detector with the others and eases off when it is slow; a
+        # file is analysed at its own pace, so its result never depends on the machine's load.
+        self.live = live
         self.settings = settings
         self.detector = detector
         self.width = width
@@ -178,8 +184,9 @@ class AnalysisPipeline:
         try:
             found = self.detector.detect(crops, classes or self.classes)
         finally:
-            answer_s = time.monotonic() - started
-            self._latency_s += LATENCY_WEIGHT * (answer_s - self._latency_s)
+            if self.live:
+                answer_s = time.monotonic() - started
+                self._latency_s += LATENCY_WEIGHT * (answer_s - self._latency_s)
         detections = [
             Detection(d.label, d.score, Box(d.box.x1 + r.x1, d.box.y1 + r.y1,
                                             d.box.x2 + r.x1, d.box.y2 + r.y1))
