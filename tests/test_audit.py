@@ -17,7 +17,16 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from sqlalchemy import ColumnElement, Connection, Engine, create_engine, delete, insert, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
@@ -30,13 +39,15 @@ from vigil.audit.log import (
     AuditLog,
     AuditRecord,
     Checkpoint,
+    checkpoint_message,
     read_checkpoints,
     read_records,
 )
+from vigil.audit.merkle import Frontier, leaf_hash
 from vigil.audit.verify import verify
 from vigil.config import load_config
 from vigil.errors import AuditError
-from vigil.storage.database import connect
+from vigil.storage.database import connect, migrate
 from vigil.storage.schema import audit_checkpoints, audit_records
 from vigil.timeutil import US, to_iso
 
@@ -207,12 +218,20 @@ def _rewrite_and_alter_checkpoints(connection: Connection, entries: list[AuditEn
         connection.execute(query.values(head_hash=hashes[size]))
 
 
+def _tree_of(connection: Connection, size: int) -> Frontier:
+    tree = Frontier()
+    query = select(audit_records.c.hash).where(audit_records.c.seq <= size)
+    for (record_hash,) in connection.execute(query.order_by(audit_records.c.seq)):
+        tree.append(leaf_hash(bytes.fromhex(record_hash)))
+    return tree
+
+
 def _rewrite_and_sign_with_own_key(connection: Connection, entries: list[AuditEntry]) -> None:
     hashes = _rewrite_from(connection, entries, 15)
     forger = Ed25519PrivateKey.generate()
     for size in (20, 30):
         connection.execute(delete(audit_checkpoints).where(audit_checkpoints.c.size == size))
-        forged = Checkpoint.sign(forger, size, hashes[size])
+        forged = Checkpoint.sign(forger, size, hashes[size], _tree_of(connection, size))
         connection.execute(insert(audit_checkpoints).values(forged.as_dict()))
 
 
@@ -412,9 +431,26 @@ def _overseer_accepts(lines: list[dict[str, Any]], public_key: Ed25519PublicKey)
         assert (line["prev_hash"], line["hash"]) == (prev_hash, digest)
         heads[line["seq"]] = prev_hash = digest
     for line in (line for line in lines if line["type"] == "checkpoint"):
-        message = f"vigil-audit-checkpoint\n{line['size']}\n{line['head_hash']}\n{line['at_us']}"
+        size, head, root = line["size"], line["head_hash"], line["root"]
+        message = f"vigil-audit-checkpoint-v2\n{size}\n{head}\n{root}\n{line['at_us']}"
         public_key.verify(bytes.fromhex(line["signature"]), message.encode())
-        assert heads[line["size"]] == line["head_hash"]
+        assert heads[size] == head
+        leaves = [_sha256(b"\x00" + bytes.fromhex(heads[n])) for n in range(1, size + 1)]
+        assert _tree_head(leaves).hex() == root
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def _tree_head(leaves: list[bytes]) -> bytes:
+    """RFC 6962's MTH, as an overseer would write it from the RFC."""
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return _sha256(b"\x01" + _tree_head(leaves[:k]) + _tree_head(leaves[k:]))
 
 
 def test_cli_verifies_exports_and_names_the_first_bad_record(
@@ -466,3 +502,124 @@ def test_cli_verifies_exports_and_names_the_first_bad_record(
     (tmp_path / "bad.yaml").write_text("storage: [")
     done = runner.invoke(audit_app, ["verify", "-c", str(tmp_path / "bad.yaml")])
     assert done.exit_code == 2 and "not valid YAML" in done.stderr
+
+
+def _prove(runner: CliRunner, config: Path, tmp_path: Path, *args: str) -> Path:
+    done = runner.invoke(audit_app, [*args, "-c", str(config)])
+    assert done.exit_code == 0, done.output
+    path = tmp_path / f"{args[0]}-{'-'.join(args[1:])}.json"
+    path.write_text(done.stdout)
+    return path
+
+
+def _check(runner: CliRunner, config: Path, proof: Path, *keys: Path) -> tuple[int, str]:
+    options = [a for key in keys for a in ("--public-key", str(key))]
+    done = runner.invoke(audit_app, ["check-proof", str(proof), "-c", str(config), *options])
+    return done.exit_code, done.stdout
+
+
+def test_inclusion_and_consistency_proofs_check_out_and_tampering_does_not(
+    tmp_path: Path, database_url: str, engine: Engine
+) -> None:
+    config = _config(tmp_path, database_url)
+    log = open_audit_log(load_config(config), engine)
+    for n in range(1, 24):
+        log.append(_record(n))
+    runner = CliRunner()
+    site_pem = tmp_path / "site.pem"
+    site_pem.write_bytes(public_key_pem(log.public_key))
+
+    proof = _prove(runner, config, tmp_path, "prove", "7")
+    document = json.loads(proof.read_text())
+    assert document["checkpoint"]["size"] == 10 and len(document["proof"]) == 4
+    assert _check(runner, config, proof, site_pem) == (
+        0, "record #7 (view_recording by officer1) is in checkpoint #10, signed by key "
+        f"{key_id(log.public_key)}\n",
+    )  # fmt: skip
+    later = _prove(runner, config, tmp_path, "prove", "7", "--checkpoint", "20")
+    assert _check(runner, config, later, site_pem)[0] == 0
+
+    altered = dict(document, record={**document["record"], "reason": "nothing to see"})
+    proof.write_text(json.dumps(altered))
+    assert _check(runner, config, proof, site_pem) == (1, "record #7 was altered: it does not "
+                                                          "match its hash\n")  # fmt: skip
+    # Another record, honestly hashed, but not the one the tree holds at #7.
+    other = json.loads(_prove(runner, config, tmp_path, "prove", "8").read_text())
+    proof.write_text(json.dumps(dict(document, record={**other["record"], "seq": 7})))
+    assert _check(runner, config, proof, site_pem)[0] == 1
+    wrong_path = dict(document, proof=["00" * 32, *document["proof"][1:]])
+    proof.write_text(json.dumps(wrong_path))
+    code, said = _check(runner, config, proof, site_pem)
+    assert code == 1 and said.startswith("proof refused: leaf 6 is not in the tree of 10")
+    stranger = tmp_path / "stranger.pem"
+    stranger.write_bytes(public_key_pem(Ed25519PrivateKey.generate()))
+    proof.write_text(json.dumps(document))
+    code, said = _check(runner, config, proof, stranger)
+    assert code == 1 and "not among the public keys" in said
+    forged_root = dict(document, checkpoint={**document["checkpoint"], "root": "11" * 32})
+    proof.write_text(json.dumps(forged_root))
+    code, said = _check(runner, config, proof, site_pem)
+    assert code == 1 and "invalid signature" in said
+
+    extends = _prove(runner, config, tmp_path, "consistency", "5", "20")
+    code, said = _check(runner, config, extends, site_pem)
+    assert (code, said) == (0, "checkpoint #20 extends checkpoint #5: records #1..#5 are "
+                               "unchanged\n")  # fmt: skip
+    # Record #3 rewritten, and the chain after it re-sealed: the next proof the database gives
+    # no longer joins the checkpoints the overseer holds.
+    entries = read_records(engine)
+    with engine.begin() as connection:
+        _rewrite_from(connection, entries, 3)
+    rewritten = _prove(runner, config, tmp_path, "consistency", "5", "20")
+    code, said = _check(runner, config, rewritten, site_pem)
+    assert code == 1 and "does not extend" in said
+    done = runner.invoke(audit_app, ["consistency", "20", "5", "-c", str(config)])
+    assert done.exit_code != 0 and "swap them" in done.output
+    done = runner.invoke(audit_app, ["prove", "23", "-c", str(config)])
+    assert done.exit_code != 0 and "no signed checkpoint with a Merkle root covers" in done.output
+    done = runner.invoke(audit_app, ["checkpoint", "-c", str(config)])
+    assert done.exit_code == 0 and done.stdout.startswith("checkpoint #23 root ")
+
+
+def test_a_trail_signed_before_the_merkle_tree_still_verifies_and_grows_one(
+    database_url: str, key: Ed25519PrivateKey
+) -> None:
+    """Checkpoints made before migration 0006 carry no root and sign the old message."""
+    engine = connect(database_url)
+    from alembic import command
+    from alembic.config import Config
+
+    from vigil.storage.database import MIGRATIONS
+
+    alembic = Config()
+    alembic.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        alembic.attributes["connection"] = connection
+        command.upgrade(alembic, "0005")
+    prev = GENESIS
+    with engine.begin() as connection:
+        for n in range(1, 13):
+            entry = AuditEntry.seal(n, _record(n), prev)
+            connection.execute(insert(audit_records).values(**entry.as_dict()))
+            prev = entry.hash
+            if n % 5 == 0:
+                at_us = BASE_US + n
+                signature = key.sign(checkpoint_message(n, entry.hash, at_us, None)).hex()
+                old = {"size": n, "head_hash": entry.hash, "at_us": at_us,
+                       "key_id": key_id(key.public_key()), "signature": signature}  # fmt: skip
+                connection.execute(insert(audit_checkpoints.c.size.table).values(**old))
+    migrate(engine)
+    report = verify(engine, [key.public_key()])
+    assert report.ok and report.checkpoints == 2, report.problems
+    log = AuditLog(engine, key, checkpoint_every=5)
+    for n in range(13, 21):
+        log.append(_record(n))
+    checkpoints = read_checkpoints(engine)
+    assert [(c.size, c.root is not None) for c in checkpoints] == [
+        (5, False), (10, False), (15, True), (20, True),
+    ]  # fmt: skip
+    leaves = [leaf_hash(bytes.fromhex(e.hash)) for e in read_records(engine)]
+    assert checkpoints[3].root == _tree_head(leaves).hex()
+    report = verify(engine, [key.public_key()])
+    assert report.ok and report.checkpoints == 4, report.problems
+    engine.dispose()

@@ -98,8 +98,9 @@ class AnalysisPipeline:
         self.stats.frames += 1
         updates: list[EventUpdate] = []
         self._picture = picture
+        motion = self.motion.update(picture)
         if self.tamper is not None:
-            updates += self.tamper.update(ts_us, picture)
+            updates += self.tamper.update(ts_us, picture, motion.mask)
         disturbed = self.tamper is not None and self.tamper.disturbed
         static: list[Box] = []
         if self.static is not None:
@@ -107,7 +108,6 @@ class AnalysisPipeline:
                 self.static.reset()  # what differs from the old view is no object in the new
             else:
                 static = self.static.update(ts_us, picture)
-        motion = self.motion.update(picture)
         if motion.boxes:
             self.stats.motion_frames += 1
         expected = self.tracker.predict_boxes(ts_us)

@@ -2,29 +2,37 @@
 
 Each analysed frame is reduced to three brightness-independent readings:
 
-- **detail**: mean |Laplacian| over the standard deviation of a 320-px-wide grey picture.
-  Dividing by the picture's own contrast makes it blind to exposure, night/day and IR
-  switching (a darker picture has proportionally weaker edges), while defocus or a cover
-  close to the lens removes fine edges far faster than overall contrast. Judged as the ratio
-  to the reference's detail; below `detail_drop` (default 0.35, an edge-energy loss of about
-  3x) the picture has lost its detail. Compression, noise and people walking past move it by
-  tens of percent, not by 3x.
+- **detail**: mean |Laplacian| over the standard deviation of the grey picture at its own
+  resolution (at most DETAIL_WIDTH wide: the analysis picture). Dividing by the picture's own
+  contrast makes it blind to exposure, night/day and IR switching (a darker picture has
+  proportionally weaker edges), while defocus or a cover close to the lens removes fine edges
+  far faster than overall contrast. It is measured at full analysis resolution because a
+  moderate defocus (every edge soft, a blur of about 0.2% of the width) only removes the
+  finest edges: on the development set it leaves 0.16-0.57 of the detail there, but 0.4-0.8 at
+  a quarter of the resolution. Judged as the ratio to the reference's detail against a limit
+  set by the scene itself: the reference keeps the spread of its own detail (people walking
+  close to the camera move it by tens of percent, an empty corridor by a few), and detail is
+  lost below exp(-(margin + SPREAD_SIGMAS x spread)), with margin ln(1/0.7): about 0.6 for a
+  quiet scene, lower for a busy one, never below `min_detail_limit` (0.25).
 - **match**: the scene's coarse structure (an 80-px-wide blurred picture) is aligned to the
   reference by phase correlation (so shake and small drift are compensated), then cut into a
   4x4 grid; the match is the share of the reference's textured cells whose zero-mean
   normalised cross-correlation with the aligned picture is at least 0.5. Correlation is
   invariant to gain and offset per cell, so lighting and IR changes keep it high; people and
-  vehicles cover a few cells, a turned camera or a cover changes most of them.
+  vehicles cover a few cells, a turned camera or a cover changes most of them. Cells where
+  the motion detector saw movement are left out: a crowd or heavy traffic hides the fixed
+  background, which is what "moved" is about; when fewer than a third of the textured cells
+  are still, the structure is unknown and the frame is uncertain rather than moved.
 - **shift**: the phase-correlation offset as a share of the picture width.
 
 Verdict per frame: a flat picture (std below `flat_std` grey levels, e.g. a lens cap, paint
-or a black-out) is *covered*; lost detail with a matching structure is *defocused*; lost
-detail and a lost structure is *covered* (something in front of the lens); a lost structure
-(match below `min_match`) or a shift beyond `max_shift` is *moved* when the detail is intact
-(a turned camera sees another real scene, as sharp as before) and *covered* when it fell below
-`covered_detail` (0.6): a hand, cloth or wrap over the lens is out of focus, yet may carry
-enough texture of its own (bubble wrap does) not to fall below `detail_drop`. Between
-the alarm and the healthy bands (hysteresis) a frame is uncertain and changes nothing.
+or a black-out) is *covered*. Lost detail is *defocused* when the coarse structure still
+matches as well as a healthy view's does (a defocus keeps the structure everywhere, moving or
+not) and *covered* otherwise: a hand, cloth or wrap in front of the lens is out of focus too,
+but hides the structure. A lost structure of the still cells (match below `min_match`) or a
+shift beyond `max_shift`, with the detail intact, is *moved*: a turned camera sees another
+real scene, as sharp as before. Between the alarm and the healthy bands (hysteresis) a frame
+is uncertain and changes nothing.
 
 A condition must hold for `hold_seconds` (default 4 s) before the event starts (its start is
 backdated to the first bad frame) and the picture must be healthy for `hold_seconds` before it
@@ -53,7 +61,13 @@ log = logging.getLogger(__name__)
 
 TamperReason = Literal["covered", "defocused", "moved"]
 
-DETAIL_WIDTH = 320
+DETAIL_WIDTH = 640
+# The detail limit, from the reference's own spread of log detail (see above).
+DETAIL_MARGIN = math.log(1 / 0.7)
+SPREAD_SIGMAS = 3.0
+MIN_SPREAD = 0.05
+MOVING_CELL = 0.1  # a cell is foreground when this share of it moved
+MIN_STILL = 0.5  # share of the textured cells that must be still to judge the structure
 STRUCTURE_WIDTH = 80
 GRID = 4
 CELL_MATCH = 0.5  # a cell matches when its correlation with the reference is at least this
@@ -65,7 +79,9 @@ class TamperReading:
 
     std: float
     detail_ratio: float
-    match: float
+    detail_limit: float
+    match: float  # of every textured cell
+    still_match: float | None  # of the still ones; None: too few still to judge
     shift: float
     verdict: TamperReason | Literal["healthy", "uncertain", "learning"]
 
@@ -74,6 +90,7 @@ class TamperReading:
 class _Reference:
     structure: np.ndarray  # float32, blurred STRUCTURE_WIDTH-wide grey
     detail: float
+    spread: float  # standard deviation of log(detail) while healthy
     textured: np.ndarray  # bool per grid cell: worth comparing
 
 
@@ -88,10 +105,9 @@ class TamperDetector:
         learn_seconds: float = 2.0,
         adapt_seconds: float = 300.0,
         relearn_seconds: float = 600.0,
-        detail_drop: float = 0.35,
+        min_detail_limit: float = 0.25,
         min_match: float = 0.4,
         max_shift: float = 0.12,
-        covered_detail: float = 0.6,
         flat_std: float = 4.0,
     ) -> None:
         self.camera = camera
@@ -99,25 +115,27 @@ class TamperDetector:
         self._learn_us = round(learn_seconds * 1e6)
         self._adapt_us = adapt_seconds * 1e6
         self._relearn_us = round(relearn_seconds * 1e6)
-        self._detail_drop = detail_drop
+        self._min_detail_limit = min_detail_limit
         self._min_match = min_match
         self._max_shift = max_shift
-        self._covered_detail = covered_detail
         self._flat_std = flat_std
         self._reference: _Reference | None = None
         self._learning: list[tuple[np.ndarray, float]] = []
         self._learn_start_us: int | None = None
         self._last_us: int | None = None
         self._bad_since_us: int | None = None
-        self._reasons: Counter[TamperReason] = Counter()
+        self._bad: list[tuple[int, TamperReason]] = []  # since _bad_since_us
         self._good_since_us: int | None = None
         self._active: Event | None = None
         self.last_reading: TamperReading | None = None
 
-    def update(self, ts_us: int, bgr: np.ndarray) -> list[EventUpdate]:
-        """Judge one analysed frame (BGR or grey) taken at `ts_us` (UTC microseconds)."""
+    def update(
+        self, ts_us: int, bgr: np.ndarray, moving: np.ndarray | None = None
+    ) -> list[EventUpdate]:
+        """Judge one analysed frame (BGR or grey) taken at `ts_us` (UTC microseconds).
+        `moving`: the motion detector's mask for it (any size, non-zero = moving)."""
         grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
-        fine = _resize_width(grey, DETAIL_WIDTH)
+        fine = _resize_width(grey, DETAIL_WIDTH) if grey.shape[1] > DETAIL_WIDTH else grey
         std = float(fine.std())
         detail = float(np.abs(cv2.Laplacian(fine, cv2.CV_32F)).mean()) / max(std, 1.0)
         structure = cv2.GaussianBlur(_resize_width(fine, STRUCTURE_WIDTH), (3, 3), 0)
@@ -126,10 +144,16 @@ class TamperDetector:
         if reference is None or reference.structure.shape != structure.shape:
             self._learn(ts_us, structure, detail, std)
             return []
-        match, shift = _compare(reference, structure)
+        still = _still_cells(moving)
+        match, still_match, shift = _compare(reference, structure, still)
         detail_ratio = detail / max(reference.detail, 1e-6)
-        verdict = self._verdict(std, detail_ratio, match, shift)
-        self.last_reading = TamperReading(std, detail_ratio, match, shift, verdict)
+        limit = max(
+            self._min_detail_limit, math.exp(-(DETAIL_MARGIN + SPREAD_SIGMAS * reference.spread))
+        )
+        verdict = self._verdict(std, detail_ratio, limit, match, still_match, shift)
+        self.last_reading = TamperReading(
+            std, detail_ratio, limit, match, still_match, shift, verdict
+        )
         updates = self._debounce(ts_us, verdict)
         if verdict == "healthy" and self._active is None:
             self._adapt(ts_us, structure, detail)
@@ -137,18 +161,28 @@ class TamperDetector:
         return updates
 
     def _verdict(
-        self, std: float, detail_ratio: float, match: float, shift: float
+        self,
+        std: float,
+        detail_ratio: float,
+        limit: float,
+        match: float,
+        still_match: float | None,
+        shift: float,
     ) -> TamperReason | Literal["healthy", "uncertain"]:
         if std < self._flat_std:
             return "covered"
-        lost_scene = match < self._min_match or shift > self._max_shift
-        if detail_ratio < self._detail_drop:
-            return "covered" if match < self._min_match else "defocused"
-        if lost_scene:
-            return "covered" if detail_ratio < self._covered_detail else "moved"
-        # Hysteresis: recovering halfway is not yet healthy.
-        healthy_detail = detail_ratio >= self._detail_drop * 1.4
-        healthy_scene = match >= min(1.0, self._min_match + 0.15) and shift <= self._max_shift / 2
+        # A defocused picture keeps its coarse structure everywhere, moving or not; something
+        # in front of the lens does not.
+        healthy_match = min(1.0, self._min_match + 0.15)
+        if detail_ratio < limit:
+            return "defocused" if match >= healthy_match else "covered"
+        if still_match is None:
+            return "uncertain"
+        if still_match < self._min_match or shift > self._max_shift:
+            return "moved"
+        # Hysteresis: recovering halfway (in log detail) is not yet healthy.
+        healthy_detail = detail_ratio >= math.sqrt(limit)
+        healthy_scene = still_match >= healthy_match and shift <= self._max_shift / 2
         return "healthy" if healthy_detail and healthy_scene else "uncertain"
 
     def _debounce(
@@ -157,16 +191,19 @@ class TamperDetector:
         if self._active is None:
             if verdict == "healthy":
                 self._bad_since_us = None
-                self._reasons.clear()
+                self._bad.clear()
                 return []
             if verdict == "uncertain":
                 return []
             if self._bad_since_us is None:
                 self._bad_since_us = ts_us
-            self._reasons[verdict] += 1
+            self._bad.append((ts_us, verdict))
             if ts_us - self._bad_since_us < self._hold_us:
                 return []
-            reason = self._reasons.most_common(1)[0][0]
+            # What the camera has become, not how it got there: a swing reads as covered while
+            # it lasts, then as moved.
+            recent = [v for t, v in self._bad if t >= ts_us - self._hold_us // 2]
+            reason = Counter(recent).most_common(1)[0][0]
             self._active = Event(
                 id=uuid7(self._bad_since_us // 1000),
                 camera=self.camera,
@@ -208,16 +245,18 @@ class TamperDetector:
         reading = self.last_reading
         if reading is None:
             return {}
-        return {
+        evidence = {
             "detail_ratio": round(reading.detail_ratio, 3),
-            "detail_drop": self._detail_drop,
-            "match": round(reading.match, 3),
+            "detail_limit": round(reading.detail_limit, 3),
             "min_match": self._min_match,
             "shift": round(reading.shift, 3),
             "max_shift": self._max_shift,
             "contrast": round(reading.std, 1),
             "flat_contrast": self._flat_std,
         }
+        if reading.still_match is not None:
+            evidence["match"] = round(reading.still_match, 3)
+        return evidence
 
     @property
     def disturbed(self) -> bool:
@@ -242,7 +281,7 @@ class TamperDetector:
         self._active = None
         self._bad_since_us = None
         self._good_since_us = None
-        self._reasons.clear()
+        self._bad.clear()
         return [EventUpdate("end", ended)]
 
     def _learn(self, ts_us: int, structure: np.ndarray, detail: float, std: float) -> None:
@@ -250,14 +289,18 @@ class TamperDetector:
             self._learning.clear()
         if not self._learning:
             self._learn_start_us = ts_us
-        self.last_reading = TamperReading(std, 1.0, 1.0, 0.0, "learning")
+        self.last_reading = TamperReading(
+            std, 1.0, self._min_detail_limit, 1.0, 1.0, 0.0, "learning"
+        )
         self._learning.append((structure, detail))
         assert self._learn_start_us is not None
         if ts_us - self._learn_start_us < self._learn_us:
             return
         mean = np.mean([s for s, _ in self._learning], axis=0).astype(np.float32)
-        detail_ref = float(np.median([d for _, d in self._learning]))
-        self._reference = _Reference(mean, detail_ref, _textured_cells(mean))
+        logs = np.log(np.maximum([d for _, d in self._learning], 1e-6))
+        detail_ref = float(np.exp(np.median(logs)))
+        spread = max(MIN_SPREAD, float(logs.std()))
+        self._reference = _Reference(mean, detail_ref, spread, _textured_cells(mean))
         self._learning.clear()
         self._last_us = ts_us
         log.info("camera %s: tamper reference learnt", self.camera, extra={"camera": self.camera})
@@ -270,9 +313,10 @@ class TamperDetector:
         if rate <= 0.0:
             return
         reference.structure += np.float32(rate) * (structure - reference.structure)
-        reference.detail = math.exp(
-            (1 - rate) * math.log(reference.detail) + rate * math.log(max(detail, 1e-6))
-        )
+        deviation = math.log(max(detail, 1e-6)) - math.log(reference.detail)
+        reference.detail = math.exp(math.log(reference.detail) + rate * deviation)
+        variance = reference.spread**2 + rate * (deviation**2 - reference.spread**2)
+        reference.spread = max(MIN_SPREAD, math.sqrt(variance))
         reference.textured = _textured_cells(reference.structure)
 
 
@@ -296,8 +340,19 @@ def _textured_cells(structure: np.ndarray) -> np.ndarray:
     return textured
 
 
-def _compare(reference: _Reference, structure: np.ndarray) -> tuple[float, float]:
-    """(match, shift): share of textured cells that still correlate, and the global offset."""
+def _still_cells(moving: np.ndarray | None) -> np.ndarray | None:
+    """Bool per grid cell: less than MOVING_CELL of it moved (None: no motion known)."""
+    if moving is None:
+        return None
+    share = cv2.resize((moving > 0).astype(np.float32), (GRID, GRID), interpolation=cv2.INTER_AREA)
+    return share.reshape(-1) < MOVING_CELL
+
+
+def _compare(
+    reference: _Reference, structure: np.ndarray, still: np.ndarray | None
+) -> tuple[float, float | None, float]:
+    """(match, still match, shift): the shares of the textured cells and of the still textured
+    cells that still correlate (None when too few are still), and the global offset."""
     window = cv2.createHanningWindow(structure.shape[::-1], cv2.CV_32F)
     # Copies: OpenCV 4.x applies the window to its inputs in place.
     (dx, dy), _ = cv2.phaseCorrelate(reference.structure.copy(), structure.copy(), window)
@@ -327,4 +382,10 @@ def _compare(reference: _Reference, structure: np.ndarray) -> tuple[float, float
     zncc = np.where(denominator > 1e-3, (a0 * b0).sum(axis=1) / np.maximum(denominator, 1e-3), 0)
     usable = counts >= a.shape[1] // 2
     matched = (zncc >= CELL_MATCH) & usable & reference.textured
-    return float(matched.sum()) / float(reference.textured.sum()), shift
+    match = float(matched.sum()) / float(reference.textured.sum())
+    if still is None:
+        return match, match, shift
+    judged = reference.textured & still
+    if judged.sum() < MIN_STILL * reference.textured.sum():
+        return match, None, shift
+    return match, float((matched & judged).sum()) / float(judged.sum()), shift

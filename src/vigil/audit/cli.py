@@ -1,4 +1,4 @@
-"""`vigil audit verify|public-key|export`: the audit trail, for its auditors and overseers."""
+"""`vigil audit ...`: the audit trail, for its auditors and overseers: verify, export, prove."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from vigil.audit import signing_key_path
+from vigil.audit import open_audit_log, proofs, signing_key_path
 from vigil.audit.keys import key_id, load_or_create_signing_key, load_public_key, public_key_pem
 from vigil.audit.log import read_checkpoints, read_records
 from vigil.audit.verify import verify as verify_trail
@@ -97,7 +97,9 @@ def export(config: ConfigOption, since: TimeOption = None, until: TimeOption = N
 
     A record's hash is SHA-256 of the JSON of its other fields (without "type" and "hash"),
     keys sorted, no spaces, non-ASCII escaped. A checkpoint's signature is Ed25519 over
-    "vigil-audit-checkpoint\\n{size}\\n{head_hash}\\n{at_us}"."""
+    "vigil-audit-checkpoint-v2\\n{size}\\n{head_hash}\\n{root}\\n{at_us}", where root is the
+    RFC 6962 Merkle tree head over the records' hashes (leaf = SHA-256(0x00 || hash)), or, for
+    checkpoints without a root, "vigil-audit-checkpoint\\n{size}\\n{head_hash}\\n{at_us}"."""
     loaded = load(config)
     since_us, until_us = _time("--since", since), _time("--until", until)
     try:
@@ -108,6 +110,82 @@ def export(config: ConfigOption, since: TimeOption = None, until: TimeOption = N
                 typer.echo(json.dumps({"type": "record", **entry.as_dict()}, sort_keys=True))
             after = page[-1].seq
         for checkpoint in read_checkpoints(engine, since_us, until_us):
-            typer.echo(json.dumps({"type": "checkpoint", **checkpoint.as_dict()}, sort_keys=True))
+            typer.echo(json.dumps({"type": "checkpoint", **checkpoint.public()}, sort_keys=True))
     except VigilError as exc:
         raise fail(exc) from None
+
+
+@audit_app.command()
+def checkpoint(config: ConfigOption) -> None:
+    """Sign the trail's head now (it is signed every `audit.checkpoint_every` records anyway)."""
+    loaded = load(config)
+    try:
+        log = open_audit_log(loaded, open_database(loaded))
+        log.checkpoint()
+        latest = read_checkpoints(log.engine)[-1:]
+    except VigilError as exc:
+        raise fail(exc) from None
+    if latest:
+        typer.echo(f"checkpoint #{latest[0].size} root {latest[0].root}")
+
+
+@audit_app.command()
+def prove(
+    config: ConfigOption,
+    seq: Annotated[int, typer.Argument(help="The record's number.")],
+    checkpoint_size: Annotated[
+        int | None,
+        typer.Option(
+            "--checkpoint",
+            help="The checkpoint to prove against (default: the first that covers the record).",
+        ),
+    ] = None,
+) -> None:
+    """Print the proof (JSON) that a record is in a signed checkpoint's Merkle tree."""
+    loaded = load(config)
+    try:
+        document = proofs.inclusion(open_database(loaded), seq, checkpoint_size)
+    except VigilError as exc:
+        raise fail(exc) from None
+    typer.echo(json.dumps(document, sort_keys=True, indent=1))
+
+
+@audit_app.command()
+def consistency(
+    config: ConfigOption,
+    old: Annotated[int, typer.Argument(help="The earlier checkpoint's size.")],
+    new: Annotated[int, typer.Argument(help="The later checkpoint's size.")],
+) -> None:
+    """Print the proof (JSON) that checkpoint NEW extends checkpoint OLD unchanged."""
+    loaded = load(config)
+    try:
+        document = proofs.consistency(open_database(loaded), old, new)
+    except VigilError as exc:
+        raise fail(exc) from None
+    typer.echo(json.dumps(document, sort_keys=True, indent=1))
+
+
+@audit_app.command("check-proof")
+def check_proof(
+    config: ConfigOption,
+    proof: Annotated[Path, typer.Argument(help="A proof from `vigil audit prove|consistency`.")],
+    public_key: Annotated[
+        list[Path] | None,
+        typer.Option(help="The site's public key (PEM); default: the site's own signing key."),
+    ] = None,
+) -> None:
+    """Check an inclusion or consistency proof against its signed checkpoint(s); exit 1 with
+    what is wrong."""
+    loaded = load(config)
+    try:
+        document = json.loads(proof.read_text())
+    except (OSError, ValueError) as exc:
+        raise fail(VigilError(f"{proof}: cannot read a JSON proof ({exc})")) from None
+    try:
+        keys = _public_keys(loaded, public_key)
+        if not keys:
+            raise VigilError("no public key: pass the site's key with --public-key")
+        typer.echo(proofs.check(document, keys))
+    except VigilError as exc:
+        typer.echo(str(exc))
+        raise typer.Exit(1) from None

@@ -2,9 +2,10 @@
 
 Record n's hash is SHA-256 over the canonical JSON of all its fields, seq and prev_hash (record
 n-1's hash) included, so altering, deleting, inserting or reordering a record breaks the chain
-there. Every `checkpoint_every` records the head (size, hash) is signed with the site's Ed25519
-key, so an overseer holding the public key can also tell a consistently rewritten chain or a
-cut-off tail (see verify.py).
+there. Every `checkpoint_every` records the head (size, hash) and the Merkle tree head over
+records 1..size (merkle.py) are signed with the site's Ed25519 key, so an overseer holding the
+public key can also tell a consistently rewritten chain or a cut-off tail (see verify.py), and
+one record can be proven part of a signed checkpoint without the others (proofs.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from vigil.audit.clean import clean
 from vigil.audit.keys import key_id
+from vigil.audit.merkle import Frontier, leaf_hash
 from vigil.errors import AuditError
 from vigil.storage.schema import audit_checkpoints, audit_records
 from vigil.timeutil import now_us
@@ -46,8 +48,12 @@ def canonical_json(value: Any) -> bytes:
     ).encode()
 
 
-def checkpoint_message(size: int, head_hash: str, at_us: int) -> bytes:
-    return f"vigil-audit-checkpoint\n{size}\n{head_hash}\n{at_us}".encode()
+def checkpoint_message(size: int, head_hash: str, at_us: int, root: str | None) -> bytes:
+    """What a checkpoint's signature covers. Checkpoints from before the Merkle tree (root
+    None) keep the message they were signed with."""
+    if root is None:
+        return f"vigil-audit-checkpoint\n{size}\n{head_hash}\n{at_us}".encode()
+    return f"vigil-audit-checkpoint-v2\n{size}\n{head_hash}\n{root}\n{at_us}".encode()
 
 
 @dataclass(frozen=True)
@@ -104,15 +110,23 @@ class Checkpoint:
     at_us: int
     key_id: str
     signature: str  # hex
+    root: str | None = None  # hex Merkle tree head; None: signed before the tree existed
+    frontier: list[list[object]] | None = None  # Frontier.as_json(), not signed
 
     @classmethod
-    def sign(cls, key: Ed25519PrivateKey, size: int, head_hash: str) -> Checkpoint:
+    def sign(cls, key: Ed25519PrivateKey, size: int, head_hash: str, tree: Frontier) -> Checkpoint:
         at_us = now_us()
-        signature = key.sign(checkpoint_message(size, head_hash, at_us)).hex()
-        return cls(size, head_hash, at_us, key_id(key.public_key()), signature)
+        root = tree.root().hex()
+        signature = key.sign(checkpoint_message(size, head_hash, at_us, root)).hex()
+        return cls(size, head_hash, at_us, key_id(key.public_key()), signature, root,
+                   tree.as_json())  # fmt: skip
 
     def message(self) -> bytes:
-        return checkpoint_message(self.size, self.head_hash, self.at_us)
+        return checkpoint_message(self.size, self.head_hash, self.at_us, self.root)
+
+    def public(self) -> dict[str, Any]:
+        """What an overseer needs to check it: everything but the frontier."""
+        return {k: v for k, v in asdict(self).items() if k != "frontier"}
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -190,7 +204,8 @@ class AuditLog:
         self._transaction(write, "check that a record can be appended")
 
     def _sign(self, connection: Connection, size: int, head_hash: str) -> None:
-        checkpoint = Checkpoint.sign(self.signing_key, size, head_hash)
+        tree = _tree(connection, size)
+        checkpoint = Checkpoint.sign(self.signing_key, size, head_hash, tree)
         connection.execute(insert(audit_checkpoints).values(**checkpoint.as_dict()))
 
     def _transaction(self, work: Callable[[Connection], T], what: str) -> T:
@@ -227,6 +242,27 @@ def _head(connection: Connection) -> tuple[int, str]:
     query = select(audit_records.c.seq, audit_records.c.hash).order_by(audit_records.c.seq.desc())
     row = connection.execute(query.limit(1)).first()
     return (row.seq, row.hash) if row else (0, GENESIS)
+
+
+def _tree(connection: Connection, size: int) -> Frontier:
+    """The Merkle frontier over records 1..size: the last checkpoint's, extended by the
+    records after it (all of them after a migration from a trail without the tree)."""
+    last = (
+        select(audit_checkpoints.c.size, audit_checkpoints.c.frontier)
+        .where(audit_checkpoints.c.size <= size, audit_checkpoints.c.frontier.is_not(None))
+        .order_by(audit_checkpoints.c.size.desc())
+        .limit(1)
+    )
+    row = connection.execute(last).first()
+    tree = Frontier.from_json(row.size, row.frontier) if row else Frontier()
+    hashes = (
+        select(audit_records.c.hash)
+        .where(audit_records.c.seq > tree.size, audit_records.c.seq <= size)
+        .order_by(audit_records.c.seq)
+    )
+    for (record_hash,) in connection.execute(hashes):
+        tree.append(leaf_hash(bytes.fromhex(record_hash)))
+    return tree
 
 
 def _as_stored(record: AuditRecord) -> AuditRecord:

@@ -2,7 +2,8 @@
 
 A record whose contents were changed no longer matches its hash; a deleted record leaves a gap
 in seq; a reordered or inserted record does not follow the record before it; a chain rewritten
-consistently, or cut short at its end, no longer matches the checkpoints signed before.
+consistently, or cut short at its end, no longer matches the checkpoints signed before; and
+the Merkle root a checkpoint signed no longer matches the records before it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.audit.keys import key_id
 from vigil.audit.log import GENESIS, AuditEntry, Checkpoint, read_checkpoints, read_records
+from vigil.audit.merkle import Frontier, leaf_hash
 from vigil.errors import AuditError
 
 MAX_PROBLEMS = 100  # a break early in a long trail can make every later record fail
@@ -93,6 +95,7 @@ def verify_chain(
         else:
             signed[checkpoint.size] = checkpoint
     expected, prev_hash, prev_claim, prev_bad, last_signed = 1, GENESIS, "", False, 0
+    tree = Frontier()  # over the records as they are, to compare with each signed root
     for entry in entries:
         report.records += 1
         if entry.seq < expected:  # ordered by seq, so only a seq below 1
@@ -123,11 +126,22 @@ def verify_chain(
                 )
             else:
                 troubles.append(f"it does not follow record #{before} (prev_hash differs)")
+        if tree.size == entry.seq - 1:
+            tree.append(leaf_hash(_hash_bytes(entry)))
         checkpoint = signed.get(entry.seq)
         if checkpoint is not None and checkpoint.head_hash != entry.hash:
             troubles.append(
                 f"it is not the record signed at checkpoint #{entry.seq}: the trail after "
                 f"{_record(last_signed)} was rewritten"
+            )
+        elif (
+            checkpoint is not None
+            and checkpoint.root is not None
+            and (tree.size != entry.seq or tree.root().hex() != checkpoint.root)
+        ):
+            troubles.append(
+                f"the Merkle root signed at checkpoint #{entry.seq} does not match records "
+                f"#1..#{entry.seq}: a record before it was changed, removed or inserted"
             )
         elif checkpoint is not None:
             report.checkpoints += 1
@@ -150,6 +164,14 @@ def verify_chain(
 
 def _record(seq: int) -> str:
     return f"record #{seq}" if seq > 0 else "the start of the trail"
+
+
+def _hash_bytes(entry: AuditEntry) -> bytes:
+    """The stored hash as the tree's leaf takes it (a mangled one still makes a leaf)."""
+    try:
+        return bytes.fromhex(entry.hash)
+    except (TypeError, ValueError):
+        return str(entry.hash).encode()
 
 
 def _computed_hash(entry: AuditEntry) -> str | None:

@@ -182,6 +182,10 @@ audit_checkpoints = Table(
     Column("at_us", BigInteger, nullable=False),
     Column("key_id", String(16), nullable=False),
     Column("signature", String(128), nullable=False),
+    # The Merkle tree head over records 1..size (audit/merkle.py), and the subtree roots that
+    # let the next checkpoint extend it; NULL in checkpoints signed before the tree existed.
+    Column("root", String(64), nullable=True),
+    Column("frontier", JSON, nullable=True),
 )
 
 # Per camera, the count and bytes of its segments in state ok, kept in the same transaction as
