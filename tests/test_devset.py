@@ -4,13 +4,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
-from support.assets import MODEL, needs
+from support import assets, footage
+from support.assets import MODEL, REAL, needs
 from support.devset import CLIPS, GENERAL, Clip, Replay, Score, clip_path, replay, score
+from support.media import source_video
 from vigil.analytics.detection.base import Detector
 from vigil.analytics.detection.factory import load_detector
+from vigil.analytics.pipeline import AnalysisPipeline
 from vigil.settings.analytics import CameraAnalytics
 from vigil.settings.detector import DetectorSettings
 
@@ -71,3 +77,32 @@ def test_busy_scenes_raise_no_tamper_and_no_unattended_alarm(
     assert result.false == [], [(e.type, e.attributes) for e, _ in result.false]
     kind, label = next(iter(clip.expects.items()))
     assert any(e.label == label for e in played.of_type(kind)), "the scene's own events"
+
+
+def _switched(picture: np.ndarray, night: bool) -> np.ndarray:
+    """The camera's night mode, or the day picture. Under infrared, materials reflect unlike
+    by day: grey, darker, and with another tone curve (dark surfaces lift, light ones fall),
+    which no single brightness gain undoes."""
+    if not night:
+        return picture
+    grey = cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255
+    infrared = 255 * 0.5 * np.sqrt(grey)
+    return cv2.cvtColor(infrared.astype(np.uint8), cv2.COLOR_GRAY2BGR)
+
+
+@needs(MODEL)
+@pytest.mark.parametrize(
+    "path", assets.clips(REAL / "shopfront_cctv.mp4", REAL / "indoor_people.mp4", source_video())
+)
+def test_day_night_switches_raise_no_unattended_alarm(path: Path, detector: Detector) -> None:
+    """An IR switch changes every pixel at once: the scene is re-learnt, and nothing in it is
+    something left."""
+    frames = footage.clip(path, 60.0)
+    settings = CameraAnalytics.model_validate(GENERAL)
+    height, width = frames[0][1].shape[:2]
+    pipeline = AnalysisPipeline("switch", settings, detector, width, height, live=False)
+    events = []
+    for n, (ts_us, picture) in enumerate(frames):
+        night = len(frames) // 4 <= n < len(frames) // 2 or n >= 3 * len(frames) // 4
+        events += [u.event for u in pipeline.process(ts_us, _switched(picture, night))]
+    assert [e for e in events if e.type in ("unattended_object", "tamper")] == []

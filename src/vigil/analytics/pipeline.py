@@ -101,7 +101,9 @@ class AnalysisPipeline:
         motion = self.motion.update(picture)
         if self.tamper is not None:
             updates += self.tamper.update(ts_us, picture, motion.mask)
-        disturbed = self.tamper is not None and self.tamper.disturbed
+        # A view that changed all at once (lights, an IR switch, an exposure jump, a swing) is
+        # learnt again, by the motion model as by the static-object one.
+        disturbed = motion.recalibrated or (self.tamper is not None and self.tamper.disturbed)
         static: list[Box] = []
         if self.static is not None:
             if disturbed:

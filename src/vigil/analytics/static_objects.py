@@ -26,8 +26,9 @@ lacks. Ghosts are written into the long-term background at once. A region whose 
 correlate with the long-term background at 0.95 or more is the same surface under other light
 (a sun patch, a shadow, a local exposure change) and is not reported.
 
-Regions smaller than `min_area` (share of the frame, 0.1%) are noise; regions larger than
-`max_area` (25% of the frame) are a lighting or scene change, not an object.
+Regions smaller than `min_area` (share of the frame, 0.1%) or thinner than MIN_SIDE small
+pixels are noise or a shifted edge; regions larger than `max_area` (25% of the frame) are a
+lighting or scene change, not an object.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ from vigil.box import Box
 HEIGHT = 120
 MOTION_MARGIN = 2  # small pixels around motion whose still clock is reset
 TEXTURE_STD = 2.0  # grey levels of pattern below which a surface counts as flat
+# Small pixels: a region thinner than this is an edge that shifted (a pillar's outline under a
+# slight sway or a shadow's edge), not a thing; a thing that thin is smaller than min_area.
+MIN_SIDE = 3
 
 
 class StaticObjectDetector:
@@ -133,7 +137,7 @@ class StaticObjectDetector:
         sx, sy = self._scale
         for label in range(1, count):
             x, y, w, h, area = (int(v) for v in stats[label])
-            if area < self._min_pixels or area > self._max_pixels:
+            if area < self._min_pixels or area > self._max_pixels or min(w, h) < MIN_SIDE:
                 continue
             region = labels == label
             if self._is_ghost(region, picture):

@@ -28,7 +28,9 @@ standing, a vehicle that it is the stopped-vehicle rule's business, and street f
 there names it.
 
 No alarm comes from a scene younger than `seconds`: while the camera is disturbed (a tamper
-condition, or a swing) the background model forgets the scene (`rescene`), and the dwell is
+condition, a swing, or a change of the whole picture at once that makes the motion detector
+re-learn: lights, an IR switch, an exposure jump) the background model forgets the scene
+(`rescene`), and the dwell is
 counted from the moment the view was steady again, so a moved camera's new view, or the
 camera's view after a cover is lifted, is learnt before anything in it can be "left".
 """
