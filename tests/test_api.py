@@ -14,7 +14,9 @@ from vigil.accounts.roles import Role
 from vigil.api.access import ACCESS, permitted
 from vigil.api.app import api_routes
 from vigil.audit import read_records
+from vigil.storage.evidence import CaseStore, HoldStore
 from vigil.storage.schema import audit_records
+from vigil.timeutil import to_iso
 
 pytest_plugins = ["support.console"]
 
@@ -51,6 +53,22 @@ def _requests(console: Console) -> dict[tuple[str, str], tuple[str, dict[str, An
     event = console.event_id
     accounts = console.context.accounts  # type: ignore[attr-defined]
     accounts.add("spare", PASSWORD, ["viewer"])
+    engine = console.context.engine  # type: ignore[attr-defined]
+    case = REASON["X-Vigil-Case"]
+    CaseStore(engine).open(case, "the gate", "", "someone", _unaudited)
+    held = HoldStore(engine)
+    since, until = console.start_us, console.start_us + 2 * 10**6
+    pending = held.request(case, "gate", since, until, "kept for the matrix", until + 10**13,
+                           "someone", _unaudited)  # fmt: skip
+    active = held.request(case, "gate", since, until, "kept for the matrix", until + 10**13,
+                          "someone", _unaudited)  # fmt: skip
+    held.approve(active.id, "another", _unaudited)
+    releasing = held.request(case, "gate", since, until, "kept for the matrix", until + 10**13,
+                             "someone", _unaudited)  # fmt: skip
+    held.approve(releasing.id, "another", _unaudited)
+    held.request_release(releasing.id, "no longer needed", "someone", _unaudited)
+    hold_body = {"case": case, "camera": "gate", "since": to_iso(since), "until": to_iso(until),
+                 "reason": "the night of the fire"}  # fmt: skip
     return {
         ("GET", "/healthz"): ("/healthz", {}),
         ("GET", "/"): ("/", {}),
@@ -92,6 +110,25 @@ def _requests(console: Console) -> dict[tuple[str, str], tuple[str, dict[str, An
             f"/api/v1/events/{event}/review",
             {"json": {"verdict": "acknowledged", "note": "ok"}},
         ),
+        ("GET", "/api/v1/cases"): ("/api/v1/cases", {}),
+        ("POST", "/api/v1/cases"): (
+            "/api/v1/cases",
+            {"json": {"reference": "CASE-2026/99", "title": "a new case"}},
+        ),
+        ("GET", "/api/v1/cases/{reference:path}"): (f"/api/v1/cases/{case}", {}),
+        ("POST", "/api/v1/cases/{reference:path}/close"): ("/api/v1/cases/CASE-2026/99/close", {}),
+        ("GET", "/api/v1/holds"): ("/api/v1/holds", {}),
+        ("POST", "/api/v1/holds"): ("/api/v1/holds", {"json": hold_body}),
+        ("POST", "/api/v1/holds/{hold_id}/approve"): (f"/api/v1/holds/{pending.id}/approve", {}),
+        ("POST", "/api/v1/holds/{hold_id}/refuse"): (f"/api/v1/holds/{pending.id}/refuse", {}),
+        ("POST", "/api/v1/holds/{hold_id}/release"): (
+            f"/api/v1/holds/{active.id}/release",
+            {"json": {"reason": "no longer needed"}},
+        ),
+        ("POST", "/api/v1/holds/{hold_id}/release/approve"): (
+            f"/api/v1/holds/{releasing.id}/release/approve",
+            {},
+        ),
         ("GET", "/api/v1/storage"): ("/api/v1/storage", {}),
         ("GET", "/api/v1/config"): ("/api/v1/config", {}),
         ("GET", "/api/v1/users"): ("/api/v1/users", {}),
@@ -102,9 +139,11 @@ def _requests(console: Console) -> dict[tuple[str, str], tuple[str, dict[str, An
     }
 
 
-def _range(console: Console) -> dict[str, str]:
-    from vigil.timeutil import to_iso
+def _unaudited(*_: object) -> None:
+    """The matrix's fixtures are set up behind the API, where nothing is audited."""
 
+
+def _range(console: Console) -> dict[str, str]:
     return {"since": to_iso(console.start_us - 10**6), "until": to_iso(console.end_us + 10**6)}
 
 

@@ -150,7 +150,8 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
         detector={"model": str(MODEL)},
         api={"enabled": True, "port": free_port()},
     )  # fmt: skip
-    add_accounts(vigil, {"inv": ["investigator", "viewer"], "aud": ["auditor"]})
+    add_accounts(vigil, {"inv": ["investigator", "viewer"], "aud": ["auditor"],
+                         "sup": ["supervisor"]})  # fmt: skip
     vigil.start()
     url = console(vigil)
     vigil.wait_state("hall", "online", timeout=60)
@@ -164,7 +165,7 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     page.locator("tr[data-camera=yard] td.state").get_by_text("online").wait_for()
     assert page.locator(".map .marker").count() == 2, "both cameras are on the map"
     nav = page.locator("#nav a").all_inner_texts()
-    assert nav == ["Cameras", "Live", "Playback", "Events"], "only what the roles allow"
+    assert nav == ["Cameras", "Live", "Playback", "Events", "Cases"], "only what the roles allow"
     shot(page, "01-cameras")
 
     # Evidence pages refuse to open until a case and a reason are given.
@@ -238,13 +239,49 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     playlist = page.locator("a:has-text('Download HLS playlist')").get_attribute("href") or ""
     assert "playlist.m3u8" in playlist and "case=CASE-2026" in playlist
 
+    # A hold on the first 20 s: the investigator opens the case and asks; the supervisor, who
+    # did not ask, approves; only then is the footage kept.
+    page.goto(f"{url}#/cases")
+    opening = page.locator("form.open-case")
+    opening.locator("input[name=reference]").fill(CASE)
+    opening.locator("input[name=title]").fill("theft in the hall")
+    opening.locator("button[type=submit]").click()
+    page.locator(f"tr[data-case='{CASE}']").wait_for()
+    asking = page.locator("form.request-hold")
+    asking.locator("input[name=case]").fill(CASE)
+    asking.locator("select[name=camera]").select_option("hall")
+    local = "(ms) => { const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000); " \
+            "return d.toISOString().slice(0, 19); }"  # fmt: skip
+    for name, at in (("since", first), ("until", first + 20 * US)):
+        value = page.evaluate(f"({local})({at // 1000})")
+        asking.locator(f"input[name={name}]").fill(value)
+    asking.locator("input[name=reason]").fill("the theft happened in these seconds")
+    asking.locator("button[type=submit]").click()
+    row = page.locator("table.holds tr[data-state=requested]")
+    row.wait_for()
+    assert row.locator("button[data-action=approve]").count() == 0, "no approving one's own"
+    assert not any(s.hold for s in vigil.segments("hall"))
+    shot(page, "08-hold-requested")
+    boss, boss_errors = new_page(browser, width=1400)
+    sign_in(boss, url, "sup", PASSWORD)
+    boss.goto(f"{url}#/cases")
+    boss.locator("table.holds tr[data-state=requested] button[data-action=approve]").click()
+    boss.locator("table.holds tr[data-state=active]").wait_for()
+    kept = boss.locator("p.held-total").inner_text()
+    assert "keep 0 B" not in kept, kept
+    shot(boss, "09-hold-approved")
+    assert not boss_errors
+    boss.close()
+    held = [s for s in vigil.segments("hall") if s.hold]
+    assert held and held[0].start_us <= first + US and held[-1].end_us >= first + 19 * US
+
     # The camera goes offline when its RTSP server stops; the cameras page shows it.
     page.goto(f"{url}#/cameras")
     state.get_by_text("online").wait_for(timeout=15_000)
     server.stop()
     state.get_by_text("offline").wait_for(timeout=30_000)
     page.locator(".map .marker.state-offline[data-camera=hall]").wait_for()
-    shot(page, "08-camera-offline")
+    shot(page, "10-camera-offline")
     assert not errors
     page.close()
 
@@ -257,7 +294,7 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     auditor.locator("table.audit td", has_text=f"{CASE}: {REASON}").first.wait_for()
     auditor.click("button.verify")
     auditor.get_by_text("The audit trail is intact").wait_for(timeout=15_000)
-    shot(auditor, "09-audit")
+    shot(auditor, "11-audit")
     auditor.click("#who button:has-text('Sign out')")
     auditor.locator("form#signin").get_by_text("Signed out.").wait_for()
     auditor.reload()
@@ -274,7 +311,7 @@ def assert_audited(vigil: Vigil) -> None:
     engine.dispose()
     seen: dict[str, Any] = {r.action: r for r in records if r.outcome == "ok"}
     for action in ("login", "live.start", "events.search", "snapshot.view", "event.review",
-                   "recordings.list", "playback"):  # fmt: skip
+                   "recordings.list", "playback", "case.open", "hold.request"):  # fmt: skip
         assert action in seen, f"{action} was not audited"
     assert seen["playback"].reason == f"{CASE}: {REASON}"
 

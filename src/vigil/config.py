@@ -202,6 +202,21 @@ class CameraConfig(CameraAnalytics):
         return value
 
 
+class EvidenceConfig(Strict):
+    """Holds: how long footage is kept for a case unless released earlier."""
+
+    hold_days: float = Field(90, gt=0, description="a hold's expiry when its request names none")
+    max_hold_days: float = Field(
+        365, gt=0, description="the longest expiry a hold may be requested with"
+    )
+
+    @model_validator(mode="after")
+    def _default_within_maximum(self) -> EvidenceConfig:
+        if self.hold_days > self.max_hold_days:
+            raise ValueError("evidence.hold_days must not exceed evidence.max_hold_days")
+        return self
+
+
 class VigilConfig(Strict):
     storage: StorageConfig = StorageConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -210,6 +225,7 @@ class VigilConfig(Strict):
     mqtt: MqttSettings | None = None
     api: ApiConfig = ApiConfig()
     audit: AuditConfig = AuditConfig()
+    evidence: EvidenceConfig = EvidenceConfig()
     detector: DetectorSettings = DetectorSettings()
     cameras: dict[CameraName, CameraConfig] = Field(default_factory=dict)
 

@@ -48,3 +48,13 @@ class AuditError(VigilError):
 
 class AccessDenied(VigilError):
     """Authentication failed or the account may not do this."""
+
+
+class EvidenceError(VigilError):
+    """A case or hold request that cannot be carried out; `kind` says why, for the API's
+    answer: not_found (404), conflict (409, its state does not allow it), forbidden (403, the
+    two-person rule) or invalid (422)."""
+
+    def __init__(self, message: str, kind: str = "invalid") -> None:
+        super().__init__(message)
+        self.kind = kind

@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 
 US = 1_000_000
+DAY_US = 86_400 * US
 
 
 def now_us() -> int:

@@ -11,6 +11,7 @@ class Role(StrEnum):
     INVESTIGATOR = "investigator"
     ADMIN = "admin"
     AUDITOR = "auditor"
+    SUPERVISOR = "supervisor"  # the second person of holds and unredacted exports
 
 
 def parse_roles(values: Iterable[str]) -> frozenset[Role]:

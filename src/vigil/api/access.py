@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from vigil.accounts.roles import Role
 
 VIEWER, INVESTIGATOR, ADMIN, AUDITOR = Role.VIEWER, Role.INVESTIGATOR, Role.ADMIN, Role.AUDITOR
+SUPERVISOR = Role.SUPERVISOR
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,19 @@ ACCESS: dict[tuple[str, str], Rule] = {
         INVESTIGATOR, reason=True, audit="snapshot.view"
     ),
     ("POST", "/api/v1/events/{event_id}/review"): allow(INVESTIGATOR, audit="event.review"),
+    ("GET", "/api/v1/cases"): allow(INVESTIGATOR, SUPERVISOR, audit="cases.list"),
+    ("POST", "/api/v1/cases"): allow(INVESTIGATOR, audit="case.open"),
+    ("GET", "/api/v1/cases/{reference:path}"): allow(INVESTIGATOR, SUPERVISOR, audit="case.view"),
+    ("POST", "/api/v1/cases/{reference:path}/close"): allow(INVESTIGATOR, audit="case.close"),
+    ("GET", "/api/v1/holds"): allow(INVESTIGATOR, SUPERVISOR, audit="holds.list"),
+    ("POST", "/api/v1/holds"): allow(INVESTIGATOR, audit="hold.request"),
+    # The second person: a supervisor, never the requester (checked by the route).
+    ("POST", "/api/v1/holds/{hold_id}/approve"): allow(SUPERVISOR, audit="hold.approve"),
+    ("POST", "/api/v1/holds/{hold_id}/refuse"): allow(SUPERVISOR, audit="hold.refuse"),
+    ("POST", "/api/v1/holds/{hold_id}/release"): allow(
+        INVESTIGATOR, SUPERVISOR, audit="hold.release_request"
+    ),
+    ("POST", "/api/v1/holds/{hold_id}/release/approve"): allow(SUPERVISOR, audit="hold.release"),
     ("GET", "/api/v1/storage"): allow(ADMIN),
     ("GET", "/api/v1/config"): allow(ADMIN),
     ("GET", "/api/v1/users"): allow(ADMIN),

@@ -13,12 +13,15 @@ import selectors
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from vigil.audit import AuditRecord, open_audit_log
 from vigil.config import VigilConfig
 from vigil.events.availability import EVENT_TYPES as OWN_EVENT_TYPES
 from vigil.events.availability import Availability
@@ -26,6 +29,7 @@ from vigil.events.store import EventStore
 from vigil.media.source import OPEN_TIMEOUT
 from vigil.runtime.children import ROLES, Child, LauncherGone, LauncherProcess
 from vigil.storage.database import connect, migrate
+from vigil.storage.evidence import HoldStore
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import Layout
 from vigil.storage.reconcile import Reconciler
@@ -72,7 +76,11 @@ class Supervisor:
         self.layout = Layout(config.storage.path)
         self.availability = Availability(config, self.engine)
         self.events = EventStore(self.engine, self.layout.snapshots)
-        self.janitor = Janitor(config, self.index, self.status, expire_events=self.events.expire)
+        self.audit_log = open_audit_log(config, self.engine)
+        self.janitor = Janitor(
+            config, self.index, self.status, expire_events=self.events.expire,
+            expire_holds=lambda: HoldStore(self.engine).expire(self._audit_system),
+        )  # fmt: skip
         self.cameras = {
             name: CameraProcess("camera", name, (name,))
             for name, cam in config.cameras.items()
@@ -88,6 +96,13 @@ class Supervisor:
         if config.api.enabled:
             self.services.append(Child("api", "api"))
         self.children: list[Child] = [self.launcher, *self.cameras.values(), *self.services]
+
+    def _audit_system(self, connection: Connection, action: str, detail: Mapping[str, Any]) -> None:
+        """The audit record of something Vigil did by itself (a hold expiring), in the
+        transaction of the change."""
+        cameras = [str(detail["camera"])] if "camera" in detail else []
+        record = AuditRecord("vigil", "system", action, "ok", "vigil", cameras, detail=detail)
+        self.audit_log.append(record, connection)
 
     # -- life cycle ---------------------------------------------------------------------------
     def run(self) -> None:

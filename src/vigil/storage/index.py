@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, or_, select, update
 
-from vigil.storage.schema import camera_totals, events, segments
+from vigil.storage.schema import HOLDS_IN_FORCE, camera_totals, events, holds, segments
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,13 @@ class SegmentIndex:
     def add(
         self, camera: str, start_us: int, end_us: int, path: str, size: int, sha256: str
     ) -> int:
+        # A segment still being written when a hold on its time was approved is held too.
+        held = exists().where(
+            holds.c.state.in_(HOLDS_IN_FORCE),
+            holds.c.camera == camera,
+            holds.c.since_us < end_us,
+            holds.c.until_us > start_us,
+        )
         with self.engine.begin() as connection:
             result = connection.execute(
                 insert(segments).values(
@@ -50,7 +57,7 @@ class SegmentIndex:
                     path=path,
                     bytes=size,
                     sha256=sha256,
-                    hold=False,
+                    hold=bool(connection.execute(select(held)).scalar()),
                     state="ok",
                 )
             )

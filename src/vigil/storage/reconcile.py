@@ -18,12 +18,11 @@ from pathlib import Path
 from vigil.media.probe import probe
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import DAY, SEGMENT_SUFFIX, Layout, fsync_dir, make_dirs_durable
-from vigil.timeutil import US, now_us, to_datetime
+from vigil.timeutil import DAY_US, now_us, to_datetime
 
 log = logging.getLogger(__name__)
 
 TS_PACKET = 188
-DAY_US = 86_400 * US
 
 
 @dataclass

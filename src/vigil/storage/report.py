@@ -10,10 +10,9 @@ from sqlalchemy import Engine
 from vigil.config import VigilConfig
 from vigil.storage.index import SegmentIndex
 from vigil.storage.status import StatusStore
-from vigil.timeutil import US, now_us, to_iso
+from vigil.timeutil import DAY_US, now_us, to_iso
 
 STALE_AFTER_US = 15_000_000  # a status older than this means Vigil is not running
-DAY_US = 86_400 * US
 
 
 def status_report(config: VigilConfig, engine: Engine) -> dict[str, Any]:

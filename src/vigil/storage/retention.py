@@ -24,17 +24,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.config import VigilConfig
 from vigil.settings.record import RecordSettings
+from vigil.storage.evidence import HoldStore
 from vigil.storage.index import Segment, SegmentIndex
 from vigil.storage.layout import Layout, free_and_total, fsync_dir
 from vigil.storage.status import StatusStore
-from vigil.timeutil import US, now_us
+from vigil.timeutil import DAY_US, US, now_us
 
 log = logging.getLogger(__name__)
 
 STORAGE_ALARM = "storage"
 BATCH = 50
 EVENTS_BATCH = 500
-DAY_US = 86_400 * US
 RESERVE_BYTES = 4 * 1024 * 1024
 RESERVE_FRACTION = 0.02
 CAMERAS_REFRESH = 3600.0  # seconds; only cameras removed from the configuration need it
@@ -89,12 +89,16 @@ class Janitor:
         record: Mapping[str, RecordSettings] | None = None,
         *,
         expire_events: Callable[[str, int, int], int],
+        expire_holds: Callable[[], object] | None = None,
     ) -> None:
         """`record` overrides each camera's `record` settings (read from its configuration).
         `expire_events(camera, ended_before_us, limit)` deletes the events that end before
-        the footage kept, as EventStore.expire does; storage does not reach into events."""
+        the footage kept, as EventStore.expire does; storage does not reach into events.
+        `expire_holds()` ends the holds past their expiry, with their audit records, before
+        each pass (HoldStore.expire; storage does not reach into the audit trail)."""
         self.config = config
         self.expire_events = expire_events
+        self.expire_holds = expire_holds
         self.record = dict(record or {})
         self.layout = Layout(config.storage.path)
         self.index = index
@@ -108,6 +112,8 @@ class Janitor:
     def run_once(self) -> int:
         """One retention pass; returns how many segments it deleted."""
         try:
+            if self.expire_holds is not None:
+                self.expire_holds()
             deleted = self._expire() + self._make_room()
         except (OSError, SQLAlchemyError) as exc:
             # A full disk can fail the index write too; the next pass tries again.
@@ -190,9 +196,12 @@ class Janitor:
         return deleted
 
     def _raise_alarm(self, free: int, floor: int) -> None:
+        held_by = HoldStore(self.index.engine).cases_in_force()
         message = (
             f"free space {free} bytes is below storage.min_free ({floor} bytes) and every "
-            "remaining segment is held; release holds, add disk or lower retention"
+            "remaining segment is held"
+            + (f" by the holds of case(s) {', '.join(held_by)}" if held_by else "")
+            + "; release holds, add disk or lower retention"
         )
         if not self.alarm_raised:
             log.error("storage alarm", extra={"free_bytes": free, "floor_bytes": floor})

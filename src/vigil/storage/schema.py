@@ -197,3 +197,45 @@ camera_totals = Table(
     Column("segments", BigInteger, nullable=False),
     Column("bytes", BigInteger, nullable=False),
 )
+
+# Evidence: an investigation (case) and the footage it keeps from deletion (holds).
+# A case's reference is what evidence requests carry in X-Vigil-Case.
+cases = Table(
+    "cases",
+    metadata,
+    Column("reference", String(64), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("opened_by", String(64), nullable=False),
+    Column("opened_us", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False, server_default="open"),  # open | closed
+    Column("closed_by", String(64)),
+    Column("closed_us", BigInteger),
+)
+
+# state: requested → active (a second account approved) → release_requested → released;
+# requested → refused; active or release_requested → expired (expires_us passed).
+# Only active and release_requested holds keep footage (segments.hold).
+HOLDS_IN_FORCE = ("active", "release_requested")
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_reference", String(64), nullable=False),
+    Column("camera", String(64), nullable=False),
+    Column("since_us", BigInteger, nullable=False),
+    Column("until_us", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_us", BigInteger, nullable=False),
+    Column("approved_by", String(64)),
+    Column("approved_us", BigInteger),
+    Column("release_requested_by", String(64)),
+    Column("release_reason", Text),
+    Column("ended_by", String(64)),  # who released or refused it; "vigil" when it expired
+    Column("ended_us", BigInteger),
+    Index("ix_holds_camera", "camera", "since_us"),
+    Index("ix_holds_case", "case_reference"),
+)

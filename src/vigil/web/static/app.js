@@ -5,6 +5,7 @@ import { renderCaseBar } from "./casebar.js";
 import { clear, errorText, h, notice } from "./dom.js";
 import * as audit from "./pages/audit.js";
 import * as cameras from "./pages/cameras.js";
+import * as cases from "./pages/cases.js";
 import * as events from "./pages/events.js";
 import * as live from "./pages/live.js";
 import * as playback from "./pages/playback.js";
@@ -19,6 +20,7 @@ const PAGES = {
   live: { title: "Live", roles: ["viewer", "investigator"], module: live },
   playback: { title: "Playback", roles: ["investigator"], module: playback, evidence: true },
   events: { title: "Events", roles: ["investigator"], module: events, evidence: true },
+  cases: { title: "Cases", roles: ["investigator", "supervisor"], module: cases },
   storage: { title: "Storage", roles: ["admin"], module: storage },
   users: { title: "Users", roles: ["admin"], module: users },
   audit: { title: "Audit", roles: ["auditor"], module: audit },

@@ -4,7 +4,7 @@
 import { get, post } from "../api.js";
 import { clear, errorText, h, notice, table } from "../dom.js";
 
-const ROLES = ["viewer", "investigator", "admin", "auditor"];
+const ROLES = ["viewer", "investigator", "supervisor", "admin", "auditor"];
 const list = (text) =>
   text
     .split(",")

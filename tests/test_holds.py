@@ -1,0 +1,172 @@
+"""Cases and holds through the API, on real footage: two people place a hold and two release
+it, never one account alone; held footage outlives a full disk, the alarm names the case, and
+a hold ends by itself at its expiry. Every step is in the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from support.console import PASSWORD, REASON, Console
+from vigil.audit import read_records
+from vigil.config import VigilConfig
+from vigil.storage.evidence import HoldStore
+from vigil.storage.index import SegmentIndex
+from vigil.storage.retention import STORAGE_ALARM, Janitor
+from vigil.storage.status import StatusStore
+from vigil.timeutil import US, now_us, to_iso
+
+pytest_plugins = ["support.console"]
+CASE = REASON["X-Vigil-Case"]
+
+
+def _as(console: Console, token: str, method: str, path: str, **kwargs: Any):  # type: ignore[no-untyped-def]
+    console.client.cookies.clear()
+    return console.client.request(method, path, headers={"Authorization": f"Bearer {token}"},
+                                  **kwargs)  # fmt: skip
+
+
+def _account(console: Console, name: str, roles: list[str]) -> str:
+    context: Any = console.context
+    user = context.accounts.add(name, PASSWORD, roles)
+    return str(context.tokens.issue(user.id, "tests"))
+
+
+def _actions(console: Console) -> list[tuple[str, str, str]]:
+    context: Any = console.context
+    return [(r.actor, r.action, r.outcome) for r in read_records(context.engine, limit=10_000)]
+
+
+def test_two_people_place_and_release_a_hold_and_retention_keeps_it(console: Console) -> None:
+    investigator, supervisor = console.tokens["investigator"], console.tokens["supervisor"]
+    both = _account(console, "both1", ["investigator", "supervisor"])
+    supervisor2 = _account(console, "supervisor2", ["supervisor"])
+    context: Any = console.context
+    index = SegmentIndex(context.engine)
+    first, *rest = index.find("gate")
+
+    opened = _as(console, investigator, "POST", "/api/v1/cases",
+                 json={"reference": CASE, "title": "fire at the gate"})  # fmt: skip
+    assert opened.status_code == 201, opened.text
+    assert opened.json()["opened_by"] == "investigator1" and opened.json()["state"] == "open"
+    again = _as(console, investigator, "POST", "/api/v1/cases",
+                json={"reference": CASE, "title": "again"})  # fmt: skip
+    assert again.status_code == 409 and "exists already" in again.json()["detail"]
+
+    body = {"case": CASE, "camera": "gate", "since": to_iso(first.start_us),
+            "until": to_iso(first.end_us), "reason": "the first minutes of the fire"}  # fmt: skip
+    asked = _as(console, investigator, "POST", "/api/v1/holds", json=body)
+    assert asked.status_code == 201, asked.text
+    hold = asked.json()
+    assert hold["state"] == "requested" and hold["requested_by"] == "investigator1"
+    expiry_days = (to_us(hold["expires"]) - now_us()) / (86_400 * US)
+    assert 89.9 < expiry_days <= 90  # the default, evidence.hold_days
+    assert not any(s.hold for s in index.find("gate")), "held before anyone approved"
+
+    # An investigator is not a supervisor; nor may an account approve its own request.
+    assert (
+        _as(console, investigator, "POST", f"/api/v1/holds/{hold['id']}/approve").status_code == 403
+    )
+    own = _as(console, both, "POST", "/api/v1/holds", json=body).json()
+    refused = _as(console, both, "POST", f"/api/v1/holds/{own['id']}/approve")
+    assert refused.status_code == 403 and "two-person rule" in refused.json()["detail"]
+    assert ("both1", "hold.approve", "denied") in _actions(console)
+
+    approved = _as(console, supervisor, "POST", f"/api/v1/holds/{hold['id']}/approve")
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["state"] == "active" and approved.json()["approved_by"] == "supervisor1"
+    assert approved.json()["held_bytes"] == first.bytes
+    assert [s.id for s in index.find("gate") if s.hold] == [first.id]
+    twice = _as(console, supervisor2, "POST", f"/api/v1/holds/{hold['id']}/approve")
+    assert twice.status_code == 409
+
+    # A full disk: everything else goes, the held segment stays, and the alarm names the case.
+    status = StatusStore(context.engine)
+    full = VigilConfig.model_validate(
+        {"storage": {"path": str(context.config.storage.path), "min_free": "99%"}}
+    )
+    janitor = Janitor(full, index, status, free_space=lambda: (0, 10**12),
+                      expire_events=lambda *_: 0)  # fmt: skip
+    janitor.run_once()
+    assert [s.id for s in index.find("gate")] == [first.id]
+    assert context.layout.absolute(first.path).exists()
+    assert not any(context.layout.absolute(s.path).exists() for s in rest)
+    (alarm,) = [a for a in status.alarms() if a.kind == STORAGE_ALARM]
+    assert f"by the holds of case(s) {CASE}" in alarm.message
+
+    listed = _as(console, console.tokens["viewer"], "GET", "/api/v1/holds")
+    assert listed.status_code == 403
+    shown = _as(console, supervisor, "GET", f"/api/v1/cases/{CASE}")
+    assert shown.status_code == 200
+    assert {h["id"]: h["state"] for h in shown.json()["holds"]} == {
+        hold["id"]: "active", own["id"]: "requested",
+    }  # fmt: skip
+
+    # Release: asked by one, approved by another, never the one who asked.
+    why = {"reason": "the case went to court with a copy"}
+    released = _as(console, supervisor, "POST", f"/api/v1/holds/{hold['id']}/release", json=why)
+    assert released.status_code == 200 and released.json()["state"] == "release_requested"
+    assert index.find("gate")[0].hold, "a release takes effect only once approved"
+    self_release = _as(console, supervisor, "POST", f"/api/v1/holds/{hold['id']}/release/approve")
+    assert self_release.status_code == 403
+    done = _as(console, supervisor2, "POST", f"/api/v1/holds/{hold['id']}/release/approve")
+    assert done.status_code == 200 and done.json()["state"] == "released"
+    assert not index.find("gate")[0].hold
+    janitor.run_once()
+    assert index.find("gate") == []
+
+    trail = _actions(console)
+    for step in [("investigator1", "case.open", "ok"), ("investigator1", "hold.request", "ok"),
+                 ("supervisor1", "hold.approve", "ok"),
+                 ("supervisor1", "hold.release_request", "ok"),
+                 ("supervisor1", "hold.release", "denied"),
+                 ("supervisor2", "hold.release", "ok")]:  # fmt: skip
+        assert step in trail, step
+
+
+def test_a_hold_expires_by_itself_and_a_closed_case_takes_no_new_hold(console: Console) -> None:
+    investigator, supervisor = console.tokens["investigator"], console.tokens["supervisor"]
+    context: Any = console.context
+    index = SegmentIndex(context.engine)
+    first, second, _ = index.find("gate")
+    _as(console, investigator, "POST", "/api/v1/cases", json={"reference": CASE, "title": "t"})
+    body = {"case": CASE, "camera": "gate", "since": to_iso(first.start_us),
+            "until": to_iso(second.end_us), "reason": "kept for a week", "days": 7}  # fmt: skip
+    too_long = _as(console, investigator, "POST", "/api/v1/holds", json={**body, "days": 400})
+    assert too_long.status_code == 422 and "max_hold_days" in too_long.json()["detail"]
+    future = {**body, "until": to_iso(now_us() + 3600 * US)}
+    assert _as(console, investigator, "POST", "/api/v1/holds", json=future).status_code == 422
+    wide = _as(console, investigator, "POST", "/api/v1/holds", json=body).json()
+    narrow = _as(console, investigator, "POST", "/api/v1/holds",
+                 json={**body, "until": to_iso(first.end_us), "days": 30}).json()  # fmt: skip
+    for hold in (wide, narrow):
+        assert (
+            _as(console, supervisor, "POST", f"/api/v1/holds/{hold['id']}/approve").status_code
+            == 200
+        )
+    assert [s.hold for s in index.find("gate")] == [True, True, False]
+
+    def audit_expiry(connection: Any, action: str, detail: Any) -> None:
+        from vigil.audit import AuditRecord
+
+        record = AuditRecord("vigil", "system", action, "ok", "vigil", [detail["camera"]],
+                             detail=detail)  # fmt: skip
+        context.audit_log.append(record, connection)
+
+    ended = HoldStore(context.engine).expire(audit_expiry, now_us() + 8 * 86_400 * US)
+    assert [h.id for h in ended] == [wide["id"]]
+    # The narrow hold, still in force, keeps the first segment; the second is free again.
+    assert [s.hold for s in index.find("gate")] == [True, False, False]
+    assert ("vigil", "hold.expire", "ok") in _actions(console)
+
+    closed = _as(console, investigator, "POST", f"/api/v1/cases/{CASE}/close")
+    assert closed.status_code == 200 and closed.json()["state"] == "closed"
+    late = _as(console, investigator, "POST", "/api/v1/holds", json=body)
+    assert late.status_code == 409 and "closed" in late.json()["detail"]
+    unknown = _as(console, investigator, "POST", "/api/v1/holds", json={**body, "case": "NO-SUCH"})
+    assert unknown.status_code == 404
+
+
+def to_us(iso: str) -> int:
+    from vigil.timeutil import parse_iso
+
+    return parse_iso(iso)
