@@ -170,3 +170,56 @@ def to_us(iso: str) -> int:
     from vigil.timeutil import parse_iso
 
     return parse_iso(iso)
+
+
+KILLED_APPROVER = """
+import os, signal, sys
+from pathlib import Path
+from vigil.audit import open_audit_log, AuditRecord
+from vigil.config import load_config
+from vigil.storage import evidence
+from vigil.storage.database import connect
+
+config = load_config(Path(sys.argv[1]))
+engine = connect(config.database_url())
+log = open_audit_log(config, engine)
+flag = evidence._flag
+
+def flag_then_die(connection, hold):
+    flag(connection, hold)
+    os.kill(os.getpid(), signal.SIGKILL)  # a power cut with the flags written, not committed
+
+evidence._flag = flag_then_die
+def audit(connection, action, detail):
+    log.append(AuditRecord("supervisor1", "supervisor", action, "ok", "test", [], detail=detail),
+               connection)
+evidence.HoldStore(engine).approve(int(sys.argv[2]), "supervisor1", audit)
+"""
+
+
+def test_a_power_cut_during_approval_leaves_the_hold_unapproved(console: Console) -> None:
+    """The approval, the segments' flags and the audit record commit together or not at all."""
+    import signal
+    import subprocess
+    import sys
+
+    context: Any = console.context
+    investigator = console.tokens["investigator"]
+    _as(console, investigator, "POST", "/api/v1/cases", json={"reference": CASE, "title": "t"})
+    first = SegmentIndex(context.engine).find("gate")[0]
+    body = {"case": CASE, "camera": "gate", "since": to_iso(first.start_us),
+            "until": to_iso(first.end_us), "reason": "kept across a power cut"}  # fmt: skip
+    hold = _as(console, investigator, "POST", "/api/v1/holds", json=body).json()
+    before = len(_actions(console))
+    config = console.directory / "vigil.yaml"
+    done = subprocess.run([sys.executable, "-c", KILLED_APPROVER, str(config), str(hold["id"])],
+                          capture_output=True, timeout=120)  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()
+    after = HoldStore(context.engine).get(hold["id"])
+    assert after is not None and after.state == "requested" and after.approved_by is None
+    assert not any(s.hold for s in SegmentIndex(context.engine).find("gate"))
+    assert len(_actions(console)) == before, "no record of an approval that did not happen"
+    # And the approval can still be made.
+    approved = _as(console, console.tokens["supervisor"], "POST",
+                   f"/api/v1/holds/{hold['id']}/approve")  # fmt: skip
+    assert approved.status_code == 200 and approved.json()["state"] == "active"

@@ -80,8 +80,8 @@ def test_running_totals_equal_a_recount_through_every_change(engine: Engine) -> 
         lambda: index.set_state(ids[:2], "missing"),
         lambda: index.set_state(ids[:1], "ok"),
         lambda: index.set_state(ids[1:4], "deleting"),  # one already not ok
-        lambda: index.remove(ids[1:4]),
-        lambda: index.remove(ids[6:12]),  # every yard segment
+        lambda: index.remove(ids[1:4], "test"),
+        lambda: index.remove(ids[6:12], "test"),  # every yard segment
         lambda: index.set_state(ids[4:5], "deleting"),
         lambda: index.set_state(ids[4:5], "deleting"),  # twice: no double count
     ]

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from vigil.audit import open_audit_log, proofs, signing_key_path
+from vigil.audit import chains, open_audit_log, proofs, signing_key_path
 from vigil.audit.keys import key_id, load_or_create_signing_key, load_public_key, public_key_pem
 from vigil.audit.log import read_checkpoints, read_records
 from vigil.audit.verify import verify as verify_trail
@@ -189,3 +189,27 @@ def check_proof(
     except VigilError as exc:
         typer.echo(str(exc))
         raise typer.Exit(1) from None
+
+
+@audit_app.command("verify-footage")
+def verify_footage(
+    config: ConfigOption,
+    camera: Annotated[str, typer.Argument(help="The camera's name.")],
+) -> None:
+    """Walk the camera's segment hash chain (stored and erased segments) against its head and
+    the head last recorded in the audit trail; exit 1 naming what was removed, inserted or
+    altered."""
+    loaded = load(config)
+    try:
+        report, signed = chains.verify_footage(open_database(loaded), camera)
+    except VigilError as exc:
+        raise fail(exc) from None
+    if not report.ok:
+        for problem in report.problems:
+            typer.echo(f"{camera}: {problem}")
+        raise typer.Exit(1)
+    where = f"signed up to #{signed[0]}" if signed else "not yet recorded in the audit trail"
+    typer.echo(
+        f"{camera}: segment chain ok: {report.segments} segments, {report.erased} erased by "
+        f"retention, {where}"
+    )

@@ -22,7 +22,9 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.audit import AuditRecord, open_audit_log
+from vigil.audit.chains import sign_heads
 from vigil.config import VigilConfig
+from vigil.errors import AuditError
 from vigil.events.availability import EVENT_TYPES as OWN_EVENT_TYPES
 from vigil.events.availability import Availability
 from vigil.events.store import EventStore
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 STATUS_INTERVAL = 3.0  # seconds between hang checks and status writes
 STOP_GRACE = 10.0
+CHAIN_SIGN_S = 600.0  # seconds between audit records of the segment chains' heads
 STATUS_FIELDS = (
     "state",
     "since_us",
@@ -77,6 +80,7 @@ class Supervisor:
         self.availability = Availability(config, self.engine)
         self.events = EventStore(self.engine, self.layout.snapshots)
         self.audit_log = open_audit_log(config, self.engine)
+        self._chain_heads: dict[str, tuple[int, str]] = {}
         self.janitor = Janitor(
             config, self.index, self.status, expire_events=self.events.expire,
             expire_holds=lambda: HoldStore(self.engine).expire(self._audit_system),
@@ -135,6 +139,7 @@ class Supervisor:
                 next_status = time.monotonic() + STATUS_INTERVAL
         self._shutdown()
         janitor.join(timeout=5)
+        self._sign_chains()  # the cameras have closed and indexed their last segments
 
     def stop(self, *_args: object) -> None:
         self.stopping.set()
@@ -271,8 +276,20 @@ class Supervisor:
             log.error("cannot publish camera status", extra={"error": str(exc)})
 
     def _janitor_loop(self) -> None:
+        signed_at = 0.0
         while not self.stopping.wait(self.config.storage.janitor_interval):
             self.janitor.run_once()
+            if time.monotonic() - signed_at >= CHAIN_SIGN_S:
+                self._sign_chains()
+                signed_at = time.monotonic()
+
+    def _sign_chains(self) -> None:
+        """Put the segment chains' heads into the audit trail (and sign it); a failure is
+        logged and retried on the next occasion."""
+        try:
+            self._chain_heads = sign_heads(self.audit_log, self.engine, self._chain_heads)
+        except (AuditError, SQLAlchemyError) as exc:
+            log.error("cannot record the segment chains' heads", extra={"error": str(exc)})
 
 
 def run_supervisor(config: VigilConfig, config_path: Path) -> None:

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, or_, select, update
 
+from vigil.storage.chain import extend, record_erasures
 from vigil.storage.schema import HOLDS_IN_FORCE, camera_totals, events, holds, segments
+from vigil.timeutil import now_us
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,8 @@ class Segment:
     sha256: str
     hold: bool
     state: str
+    chain_seq: int | None = None  # place in the camera's hash chain (storage.chain)
+    chain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class SegmentIndex:
             holds.c.until_us > start_us,
         )
         with self.engine.begin() as connection:
+            chain_seq, chain = extend(connection, camera, sha256, start_us, end_us)
             result = connection.execute(
                 insert(segments).values(
                     camera=camera,
@@ -59,6 +64,8 @@ class SegmentIndex:
                     sha256=sha256,
                     hold=bool(connection.execute(select(held)).scalar()),
                     state="ok",
+                    chain_seq=chain_seq,
+                    chain=chain,
                 )
             )
             _adjust_totals(connection, {camera: (1, size)})
@@ -123,9 +130,11 @@ class SegmentIndex:
             with self.engine.begin() as connection:
                 connection.execute(update(segments).where(segments.c.id.in_(ids)).values(hold=hold))
 
-    def remove(self, ids: list[int]) -> None:
+    def remove(self, ids: list[int], reason: str) -> None:
+        """Drop the rows of deleted segments; each chained one leaves its erasure record."""
         if ids:
             with self.engine.begin() as connection:
+                record_erasures(connection, ids, reason, now_us())
                 changes = _ok_counts(connection, ids, sign=-1, counted=True)
                 connection.execute(delete(segments).where(segments.c.id.in_(ids)))
                 _adjust_totals(connection, changes)

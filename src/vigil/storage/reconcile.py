@@ -77,7 +77,9 @@ class Reconciler:
         for parent in {self.layout.absolute(s.path).parent for s in pending}:
             if parent.exists():
                 fsync_dir(parent)
-        self.index.remove([s.id for s in pending])
+        self.index.remove(
+            [s.id for s in pending], "retention: a deletion a stop interrupted, finished at start"
+        )
         report.deletions_finished += len(pending)
 
     def recover(self, relative: str, report: ReconcileReport | None = None) -> None:

@@ -229,7 +229,7 @@ class Janitor:
             if parent.exists():
                 fsync_dir(parent)
                 self._remove_if_empty_past_day(parent)
-        self.index.remove([s.id for s in batch])
+        self.index.remove([s.id for s in batch], reason)
 
     def _remove_if_empty_past_day(self, folder: Path) -> None:
         # A day a camera may still write into (today, or yesterday around midnight) stays.

@@ -34,6 +34,10 @@ segments = Table(
     Column("sha256", String(64), nullable=False),
     Column("hold", Boolean, nullable=False, server_default=false()),
     Column("state", String(16), nullable=False, server_default="ok"),
+    # The camera's segment hash chain (vigil.storage.chain): place in it, and the link.
+    # NULL for segments indexed before the chain existed.
+    Column("chain_seq", BigInteger),
+    Column("chain", String(64)),
     Index("ix_segments_camera_start", "camera", "start_us"),
     Index("ix_segments_start", "start_us"),
 )
@@ -238,4 +242,29 @@ holds = Table(
     Column("ended_us", BigInteger),
     Index("ix_holds_camera", "camera", "since_us"),
     Index("ix_holds_case", "case_reference"),
+)
+
+# The head of each camera's segment hash chain, changed in the transaction of every insert.
+segment_chain = Table(
+    "segment_chain",
+    metadata,
+    Column("camera", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("head", String(64), nullable=False),
+)
+
+# A chained segment that retention deleted: what it was, so the chain still verifies, and
+# why it went, so an overseer can tell "erased on schedule" from "missing".
+segment_erasures = Table(
+    "segment_erasures",
+    metadata,
+    Column("camera", String(64), primary_key=True),
+    Column("chain_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("start_us", BigInteger, nullable=False),
+    Column("end_us", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("chain", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("erased_us", BigInteger, nullable=False),
 )
