@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from vigil.audit import chains, open_audit_log, proofs, signing_key_path
+from vigil.audit import chains, open_audit_log, proofs, signing_key_path, verifier
 from vigil.audit.keys import key_id, load_or_create_signing_key, load_public_key, public_key_pem
 from vigil.audit.log import read_checkpoints, read_records
 from vigil.audit.verify import verify as verify_trail
@@ -213,3 +213,16 @@ def verify_footage(
         f"{camera}: segment chain ok: {report.segments} segments, {report.erased} erased by "
         f"retention, {where}"
     )
+
+
+@audit_app.command("verifier")
+def write_verifier(
+    out: Annotated[Path, typer.Argument(help="Where to write it, e.g. verify.py.")],
+) -> None:
+    """Write the offline verifier: one Python 3.9+ file, no packages needed, that checks the
+    proofs of `vigil audit prove` and `consistency` with the site's public key."""
+    try:
+        verifier.write(out)
+    except OSError as exc:
+        raise fail(VigilError(f"{out}: cannot write the verifier ({exc})")) from None
+    typer.echo(f"wrote {out}: run python3 {out} PROOF.json SITE-KEY.pem")
