@@ -274,6 +274,8 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     boss.close()
     held = [s for s in vigil.segments("hall") if s.hold]
     assert held and held[0].start_us <= first + US and held[-1].end_us >= first + 19 * US
+    page.goto(f"{url}#/playback?camera=hall&at={to_iso(first)}")
+    page.locator("svg.timeline rect.held").first.wait_for()
 
     # The camera goes offline when its RTSP server stops; the cameras page shows it.
     page.goto(f"{url}#/cameras")

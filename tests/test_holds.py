@@ -78,6 +78,16 @@ def test_two_people_place_and_release_a_hold_and_retention_keeps_it(console: Con
     assert [s.id for s in index.find("gate") if s.hold] == [first.id]
     twice = _as(console, supervisor2, "POST", f"/api/v1/holds/{hold['id']}/approve")
     assert twice.status_code == 409
+    # The timeline shows the held span; the storage page the bytes held and for which case.
+    console.client.cookies.clear()
+    timeline = console.client.get(
+        "/api/v1/recordings/gate",
+        headers={"Authorization": f"Bearer {investigator}", **REASON},
+        params={"since": to_iso(first.start_us - US), "until": to_iso(rest[-1].end_us + US)},
+    ).json()
+    assert timeline["held"] == [{"start": to_iso(first.start_us), "end": to_iso(first.end_us)}]
+    storage = _as(console, console.tokens["admin"], "GET", "/api/v1/storage").json()
+    assert (storage["held_bytes"], storage["held_by"]) == (first.bytes, [CASE])
 
     # A full disk: everything else goes, the held segment stays, and the alarm names the case.
     status = StatusStore(context.engine)

@@ -130,6 +130,14 @@ class SegmentIndex:
             with self.engine.begin() as connection:
                 connection.execute(update(segments).where(segments.c.id.in_(ids)).values(hold=hold))
 
+    def held_bytes(self) -> int:
+        """The bytes of the stored segments that holds keep from deletion."""
+        query = select(func.coalesce(func.sum(segments.c.bytes), 0)).where(
+            segments.c.hold.is_(True), segments.c.state == "ok"
+        )
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
     def remove(self, ids: list[int], reason: str) -> None:
         """Drop the rows of deleted segments; each chained one leaves its erasure record."""
         if ids:

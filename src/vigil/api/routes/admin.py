@@ -14,6 +14,8 @@ from vigil.api.context import context_of
 from vigil.api.security import EnforcedRoute
 from vigil.errors import VigilError
 from vigil.redact import redact_document
+from vigil.storage.evidence import HoldStore
+from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import free_and_total
 from vigil.storage.report import status_report
 
@@ -55,6 +57,8 @@ def storage(request: Request) -> dict[str, Any]:
         "free_bytes": free,
         "total_bytes": total,
         "alarms": report["alarms"],
+        "held_bytes": SegmentIndex(context.engine).held_bytes(),
+        "held_by": HoldStore(context.engine).cases_in_force(),
         "cameras": [{"name": n, **{k: c[k] for k in keys}} for n, c in report["cameras"].items()],
     }
 

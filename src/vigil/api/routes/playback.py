@@ -52,6 +52,11 @@ def recordings(
         "spans": [
             {"start": to_iso(a), "end": to_iso(b)} for a, b in spans(found, GAP_TOLERANCE_US)
         ],
+        # Footage a hold keeps from deletion (cases and holds: /api/v1/holds).
+        "held": [
+            {"start": to_iso(a), "end": to_iso(b)}
+            for a, b in spans([s for s in found if s.hold], GAP_TOLERANCE_US)
+        ],
         "events": [
             {
                 "id": e.id,

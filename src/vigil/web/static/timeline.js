@@ -82,6 +82,19 @@ export function createTimeline(container, { onSeek }) {
           ),
         );
       }
+      for (const span of timeline.held || []) {
+        const start = parseTime(span.start);
+        const end = parseTime(span.end);
+        const a = x(Math.max(start, since));
+        const b = x(Math.min(end, until));
+        bar.append(
+          svg(
+            "rect",
+            { class: "held", x: a, y: BAR_TOP + BAR_HEIGHT, width: Math.max(b - a, 1), height: 4 },
+            svg("title", {}, `held for a case ${localTime(start)} – ${localTime(end)}`),
+          ),
+        );
+      }
       const marks = svg("g", { class: "events" });
       for (const event of timeline.events) {
         const start = parseTime(event.start);

@@ -37,6 +37,14 @@ export async function render(root) {
         : h("p", {}, "The disk cannot be read."),
     ),
   );
+  root.append(
+    h(
+      "p",
+      { class: "held-total" },
+      `Holds keep ${bytes(report.held_bytes)} from deletion` +
+        (report.held_by.length ? ` (cases ${report.held_by.join(", ")}).` : "."),
+    ),
+  );
   root.append(h("h2", {}, "Alarms"));
   root.append(
     report.alarms.length
