@@ -4,10 +4,14 @@ a hold ends by itself at its expiry. Every step is in the audit trail."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from typer.testing import CliRunner
 
 from support.console import PASSWORD, REASON, Console
 from vigil.audit import read_records
+from vigil.case_cli import case_app
 from vigil.config import VigilConfig
 from vigil.storage.evidence import HoldStore
 from vigil.storage.index import SegmentIndex
@@ -167,6 +171,18 @@ def test_a_hold_expires_by_itself_and_a_closed_case_takes_no_new_hold(console: C
     # The narrow hold, still in force, keeps the first segment; the second is free again.
     assert [s.hold for s in index.find("gate")] == [True, False, False]
     assert ("vigil", "hold.expire", "ok") in _actions(console)
+
+    shown = CliRunner().invoke(case_app, ["show", CASE, "-c", str(console.directory / "vigil.yaml"),
+                                          "--json"])  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    states = {h["id"]: h["state"] for h in json.loads(shown.stdout)["holds"]}
+    assert states == {wide["id"]: "expired", narrow["id"]: "active"}
+    listed = CliRunner().invoke(case_app, ["list", "-c", str(console.directory / "vigil.yaml")])
+    assert listed.exit_code == 0 and CASE in listed.stdout
+    missing = CliRunner().invoke(
+        case_app, ["show", "NONE", "-c", str(console.directory / "vigil.yaml")]
+    )
+    assert missing.exit_code == 1 and "not found" in missing.output
 
     closed = _as(console, investigator, "POST", f"/api/v1/cases/{CASE}/close")
     assert closed.status_code == 200 and closed.json()["state"] == "closed"

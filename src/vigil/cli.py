@@ -12,6 +12,7 @@ import typer
 from vigil.accounts.cli import user_app
 from vigil.analytics.detection.cli import models_app
 from vigil.audit.cli import audit_app
+from vigil.case_cli import case_app
 from vigil.cli_support import ConfigOption, JsonOption, fail, load, open_database
 from vigil.config import VigilConfig
 from vigil.errors import VigilError
@@ -28,6 +29,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(case_app, name="case")
 
 
 def _known_camera(config: VigilConfig, camera: str | None, path: Path) -> str:
