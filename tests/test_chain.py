@@ -19,11 +19,12 @@ from vigil.audit.cli import audit_app
 from vigil.audit.log import AuditLog
 from vigil.audit.verify import verify as verify_trail
 from vigil.config import parse_config
+from vigil.errors import AuditError
 from vigil.events.store import EventStore
 from vigil.storage.chain import GENESIS, link, verify
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import Layout
-from vigil.storage.retention import Janitor
+from vigil.storage.retention import Erasure, Janitor
 from vigil.storage.schema import segment_chain, segment_erasures, segments
 from vigil.storage.status import StatusStore
 from vigil.timeutil import US, now_us
@@ -62,9 +63,30 @@ def test_the_chain_links_every_segment_and_survives_retention(
         f"storage: {{path: '{layout.root}'}}\ncameras:\n  gate: {{main: 'file:///x.mp4', "
         "retention_days: 2}\n"
     )
+    recorded: list[Erasure] = []
+    audit_down = [True]
+
+    def record(erasure: Erasure) -> None:
+        if audit_down[0]:
+            audit_down[0] = False
+            raise AuditError("the audit trail cannot be written")
+        recorded.append(erasure)
+
     janitor = Janitor(config, SegmentIndex(engine), StatusStore(engine),
-                      expire_events=EventStore(engine, layout.snapshots).expire)  # fmt: skip
+                      expire_events=EventStore(engine, layout.snapshots).expire,
+                      record_erasures=record)  # fmt: skip
     assert janitor.run_once() == 3
+    assert recorded == [], "the audit trail was down: kept for the next pass"
+    assert janitor.run_once() == 0
+    (erasure,) = recorded
+    erased = [s for s in found if s.chain_seq in (1, 2, 3)]
+    assert (erasure.camera, erasure.segments, erasure.bytes, erasure.rules) == (
+        "gate",
+        3,
+        sum(s.bytes for s in erased),
+        {"older than 2 days"},
+    )
+    assert (erasure.since_us, erasure.until_us) == (erased[0].start_us, erased[-1].end_us)
     with engine.connect() as connection:
         reasons = connection.execute(select(segment_erasures.c.chain_seq,
                                             segment_erasures.c.reason)).all()  # fmt: skip

@@ -13,6 +13,8 @@ from support.assets import absent
 from support.fixtures import RtspServerFactory
 from support.media import h264_clip
 from support.vigil import VigilFactory, wait_for
+from vigil.audit import read_records
+from vigil.audit.chains import verify_footage
 from vigil.storage.database import connect
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import Layout, free_and_total
@@ -92,5 +94,15 @@ def test_small_disk_oldest_go_first_held_stay_alarm_and_resume(
     vigil.wait_state("cam", "online", timeout=30)
     assert all(layout.absolute(s.path).exists() for s in held)
     assert count > 0
-    engine.dispose()
     assert vigil.stop() == 0
+    # What went is on record, and the segment chain still verifies across it.
+    erased = read_records(engine, action="retention.erase", limit=10_000)
+    assert erased and all(r.cameras == ["cam"] for r in erased)
+    assert {"free space below storage.min_free"} == {
+        rule for r in erased for rule in r.detail["rules"]
+    }
+    assert sum(r.detail["segments"] for r in erased) >= 1
+    report, signed = verify_footage(engine, "cam")
+    assert report.ok and report.erased >= 1, report.problems
+    assert signed is not None and signed[0] == report.segments + report.erased
+    engine.dispose()

@@ -35,7 +35,7 @@ from vigil.storage.evidence import HoldStore
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import Layout
 from vigil.storage.reconcile import Reconciler
-from vigil.storage.retention import Janitor
+from vigil.storage.retention import Erasure, Janitor
 from vigil.storage.status import StatusStore
 from vigil.timeutil import now_us
 
@@ -84,6 +84,7 @@ class Supervisor:
         self.janitor = Janitor(
             config, self.index, self.status, expire_events=self.events.expire,
             expire_holds=lambda: HoldStore(self.engine).expire(self._audit_system),
+            record_erasures=self._audit_erasure,
         )  # fmt: skip
         self.cameras = {
             name: CameraProcess("camera", name, (name,))
@@ -107,6 +108,15 @@ class Supervisor:
         cameras = [str(detail["camera"])] if "camera" in detail else []
         record = AuditRecord("vigil", "system", action, "ok", "vigil", cameras, detail=detail)
         self.audit_log.append(record, connection)
+
+    def _audit_erasure(self, erasure: Erasure) -> None:
+        """One record per camera and retention pass: the range erased and why, so an overseer
+        can tell footage erased on schedule from footage that is missing."""
+        detail = {"segments": erasure.segments, "bytes": erasure.bytes,
+                  "rules": sorted(erasure.rules)}  # fmt: skip
+        self.audit_log.append(AuditRecord("vigil", "system", "retention.erase", "ok", "vigil",
+                                          [erasure.camera], erasure.since_us, erasure.until_us,
+                                          detail=detail))  # fmt: skip
 
     # -- life cycle ---------------------------------------------------------------------------
     def run(self) -> None:

@@ -18,11 +18,13 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.config import VigilConfig
+from vigil.errors import VigilError
 from vigil.settings.record import RecordSettings
 from vigil.storage.evidence import HoldStore
 from vigil.storage.index import Segment, SegmentIndex
@@ -79,6 +81,25 @@ class Reserve:
         return True
 
 
+@dataclass
+class Erasure:
+    """What one pass erased of one camera's footage, and by which rules."""
+
+    camera: str
+    since_us: int
+    until_us: int
+    segments: int = 0
+    bytes: int = 0
+    rules: set[str] = field(default_factory=set)
+
+    def add(self, segment: Segment, rule: str) -> None:
+        self.since_us = min(self.since_us, segment.start_us)
+        self.until_us = max(self.until_us, segment.end_us)
+        self.segments += 1
+        self.bytes += segment.bytes
+        self.rules.add(rule)
+
+
 class Janitor:
     def __init__(
         self,
@@ -90,15 +111,20 @@ class Janitor:
         *,
         expire_events: Callable[[str, int, int], int],
         expire_holds: Callable[[], object] | None = None,
+        record_erasures: Callable[[Erasure], object] | None = None,
     ) -> None:
         """`record` overrides each camera's `record` settings (read from its configuration).
         `expire_events(camera, ended_before_us, limit)` deletes the events that end before
         the footage kept, as EventStore.expire does; storage does not reach into events.
         `expire_holds()` ends the holds past their expiry, with their audit records, before
-        each pass (HoldStore.expire; storage does not reach into the audit trail)."""
+        each pass (HoldStore.expire; storage does not reach into the audit trail).
+        `record_erasures(erasure)` is given, after each pass, what it erased of each camera
+        (the audit trail's `retention.erase` records: erased on schedule, not missing)."""
         self.config = config
         self.expire_events = expire_events
         self.expire_holds = expire_holds
+        self.record_erasures = record_erasures
+        self._erased: dict[str, Erasure] = {}
         self.record = dict(record or {})
         self.layout = Layout(config.storage.path)
         self.index = index
@@ -118,8 +144,23 @@ class Janitor:
         except (OSError, SQLAlchemyError) as exc:
             # A full disk can fail the index write too; the next pass tries again.
             log.error("retention pass failed; retrying on the next pass", extra={"error": str(exc)})
-            return 0
+            deleted = 0
+        self._report_erasures()
         return deleted
+
+    def _report_erasures(self) -> None:
+        """Hand over what this pass erased; kept for the next pass if it cannot be taken."""
+        while self._erased and self.record_erasures is not None:
+            camera, erasure = next(iter(self._erased.items()))
+            try:
+                self.record_erasures(erasure)
+            except VigilError as exc:  # the audit trail cannot be written now
+                log.error("cannot record an erasure; retrying on the next pass",
+                          extra={"camera": camera, "error": str(exc)})  # fmt: skip
+                return
+            del self._erased[camera]
+        if self.record_erasures is None:
+            self._erased.clear()
 
     def _expire(self) -> int:
         now = now_us()
@@ -215,6 +256,11 @@ class Janitor:
         self.alarm_raised = True
 
     def delete(self, batch: list[Segment], reason: str) -> None:
+        for segment in batch:
+            erasure = self._erased.setdefault(
+                segment.camera, Erasure(segment.camera, segment.start_us, segment.end_us)
+            )
+            erasure.add(segment, reason)
         log.info(
             "retention: deleting segments",
             extra={"count": len(batch), "reason": reason, "oldest": batch[0].path},
