@@ -69,32 +69,24 @@ export function createTimeline(container, { onSeek }) {
       bar.append(
         svg("rect", { class: "gap", x: 0, y: BAR_TOP, width, height: BAR_HEIGHT }),
       );
-      for (const span of timeline.spans) {
-        const start = parseTime(span.start);
-        const end = parseTime(span.end);
-        const a = x(Math.max(start, since));
-        const b = x(Math.min(end, until));
-        bar.append(
-          svg(
-            "rect",
-            { class: "span", x: a, y: BAR_TOP, width: Math.max(b - a, 1), height: BAR_HEIGHT },
-            svg("title", {}, `recorded ${localTime(start)} – ${localTime(end)}`),
-          ),
-        );
-      }
-      for (const span of timeline.held || []) {
-        const start = parseTime(span.start);
-        const end = parseTime(span.end);
-        const a = x(Math.max(start, since));
-        const b = x(Math.min(end, until));
-        bar.append(
-          svg(
-            "rect",
-            { class: "held", x: a, y: BAR_TOP + BAR_HEIGHT, width: Math.max(b - a, 1), height: 4 },
-            svg("title", {}, `held for a case ${localTime(start)} – ${localTime(end)}`),
-          ),
-        );
-      }
+      // Recorded spans fill the bar; held ones (kept for a case) underline it.
+      const band = (spans, kind, y, height, what) => {
+        for (const span of spans) {
+          const start = parseTime(span.start);
+          const end = parseTime(span.end);
+          const a = x(Math.max(start, since));
+          const b = x(Math.min(end, until));
+          bar.append(
+            svg(
+              "rect",
+              { class: kind, x: a, y, width: Math.max(b - a, 1), height },
+              svg("title", {}, `${what} ${localTime(start)} – ${localTime(end)}`),
+            ),
+          );
+        }
+      };
+      band(timeline.spans, "span", BAR_TOP, BAR_HEIGHT, "recorded");
+      band(timeline.held || [], "held", BAR_TOP + BAR_HEIGHT, 4, "held for a case");
       const marks = svg("g", { class: "events" });
       for (const event of timeline.events) {
         const start = parseTime(event.start);
