@@ -116,7 +116,7 @@ class CaseStore:
             connection.execute(insert(cases).values(**row))
             case = _case(connection, reference)
             assert case is not None
-            audit(connection, "case.open", {"title": title})
+            audit(connection, "case.open", {"case": reference, "title": title})
         return case
 
     def get(self, reference: str) -> Case | None:
@@ -138,7 +138,7 @@ class CaseStore:
                 update(cases).where(cases.c.reference == case.reference)
                 .values(state="closed", closed_by=user, closed_us=now_us())
             )  # fmt: skip
-            audit(connection, "case.close", {})
+            audit(connection, "case.close", {"case": reference})
             closed = _case(connection, reference)
         assert closed is not None
         return closed

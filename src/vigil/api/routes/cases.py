@@ -98,9 +98,7 @@ def open_case(body: CaseBody, request: Request) -> dict[str, Any]:
     try:
         case = CaseStore(context.engine).open(
             body.reference, body.title, body.description, caller_of(request).name,
-            lambda connection, action, detail: context.audit(
-                request, action, "ok", connection=connection, case=body.reference, **detail
-            ),
+            _auditor(request),
         )  # fmt: skip
     except EvidenceError as exc:
         raise _answer(exc) from None
@@ -127,11 +125,8 @@ def close_case(reference: Reference, request: Request) -> dict[str, Any]:
     context = context_of(request)
     try:
         case = CaseStore(context.engine).close(
-            reference, caller_of(request).name,
-            lambda connection, action, detail: context.audit(
-                request, action, "ok", connection=connection, case=reference, **detail
-            ),
-        )  # fmt: skip
+            reference, caller_of(request).name, _auditor(request)
+        )
     except EvidenceError as exc:
         raise _answer(exc) from None
     return case.to_json()
