@@ -13,8 +13,10 @@ from support.console import PASSWORD, REASON, ROLES, Console
 from vigil.accounts.roles import Role
 from vigil.api.access import ACCESS, permitted
 from vigil.api.app import api_routes
-from vigil.audit import read_records
+from vigil.audit import AuditRecord, read_records
+from vigil.export.package import PackageBuilder
 from vigil.storage.evidence import CaseStore, HoldStore
+from vigil.storage.exports import ExportStore
 from vigil.storage.schema import audit_records
 from vigil.timeutil import to_iso
 
@@ -69,6 +71,9 @@ def _requests(console: Console) -> dict[tuple[str, str], tuple[str, dict[str, An
     held.request_release(releasing.id, "no longer needed", "someone", _unaudited)
     hold_body = {"case": case, "camera": "gate", "since": to_iso(since), "until": to_iso(until),
                  "reason": "the night of the fire"}  # fmt: skip
+    exported = _exports(console, case, since, until)
+    grant = _call(console, "GET", f"/api/v1/exports/{exported['complete']}/open", "investigator",
+                  REASON).json()["video"]  # fmt: skip
     return {
         ("GET", "/healthz"): ("/healthz", {}),
         ("GET", "/"): ("/", {}),
@@ -129,6 +134,30 @@ def _requests(console: Console) -> dict[tuple[str, str], tuple[str, dict[str, An
             f"/api/v1/holds/{releasing.id}/release/approve",
             {},
         ),
+        ("GET", "/api/v1/exports"): ("/api/v1/exports", {}),
+        ("POST", "/api/v1/exports"): ("/api/v1/exports", {"json": hold_body}),
+        ("GET", "/api/v1/exports/{export_id}"): (f"/api/v1/exports/{exported['complete']}", {}),
+        ("POST", "/api/v1/exports/{export_id}/approve"): (
+            f"/api/v1/exports/{exported['approve']}/approve",
+            {},
+        ),
+        ("POST", "/api/v1/exports/{export_id}/refuse"): (
+            f"/api/v1/exports/{exported['refuse']}/refuse",
+            {},
+        ),
+        ("POST", "/api/v1/exports/{export_id}/cancel"): (
+            f"/api/v1/exports/{exported['cancel']}/cancel",
+            {},
+        ),
+        ("GET", "/api/v1/exports/{export_id}/package.zip"): (
+            f"/api/v1/exports/{exported['complete']}/package.zip",
+            {},
+        ),
+        ("GET", "/api/v1/exports/{export_id}/open"): (
+            f"/api/v1/exports/{exported['complete']}/open",
+            {},
+        ),
+        ("GET", "/api/v1/exports/{export_id}/files/{name}"): (grant, {}),
         ("GET", "/api/v1/storage"): ("/api/v1/storage", {}),
         ("GET", "/api/v1/config"): ("/api/v1/config", {}),
         ("GET", "/api/v1/users"): ("/api/v1/users", {}),
@@ -141,6 +170,36 @@ def _requests(console: Console) -> dict[tuple[str, str], tuple[str, dict[str, An
 
 def _unaudited(*_: object) -> None:
     """The matrix's fixtures are set up behind the API, where nothing is audited."""
+
+
+def _exports(console: Console, case: str, since: int, until: int) -> dict[str, int]:
+    """Export jobs in each state a route acts on; `complete` has its package (unredacted, so
+    no detector is needed), whose audit records are real ones for the proofs."""
+    context: Any = console.context
+    store = ExportStore(context.engine)
+
+    def audit(connection: Any, action: str, detail: Any) -> int:
+        record = AuditRecord("someone", "investigator", action, "ok", "test", ["gate"],
+                             detail=detail)  # fmt: skip
+        return context.audit_log.append(record, connection).seq
+
+    def unredacted() -> int:
+        return store.request(case, "gate", since, until, False, "for the matrix", "someone",
+                             audit).id  # fmt: skip
+
+    jobs = {"approve": unredacted(), "refuse": unredacted(), "complete": unredacted()}
+    store.approve(jobs["complete"], "another", audit)
+    builder = PackageBuilder(context.config, context.audit_log, _no_redactor)
+    job = store.next_job()
+    assert job is not None and job.id == jobs["complete"]
+    assert builder.build(job) is not None
+    jobs["cancel"] = store.request(case, "gate", since, until, True, "for the matrix",
+                                   "someone", audit).id  # fmt: skip
+    return jobs
+
+
+def _no_redactor() -> Any:
+    raise AssertionError("an unredacted export needs no redactor")
 
 
 def _range(console: Console) -> dict[str, str]:

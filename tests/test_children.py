@@ -34,7 +34,7 @@ def test_every_child_is_started_with_the_configuration_path(tmp_path: Path) -> N
     assert Child("camera", "gate", ("gate",)).command(config) == [
         sys.executable, "-m", "vigil.runtime.camera", str(config), "gate"
     ]  # fmt: skip
-    for role in ("detector", "api"):
+    for role in ("detector", "api", "exporter"):
         assert Child(role, role).command(config) == [
             sys.executable, "-m", ROLES[role].module, str(config)
         ]  # fmt: skip
@@ -72,7 +72,7 @@ def test_a_child_stops_on_sigterm_and_is_killed_after_the_grace(tmp_path: Path) 
     assert child.process.returncode == -9
 
 
-@pytest.mark.parametrize("role", ["detector", "api", "camera"])
+@pytest.mark.parametrize("role", ["detector", "api", "exporter", "camera"])
 def test_a_child_whose_supervisor_is_gone_exits_at_once(tmp_path: Path, role: str) -> None:
     """The supervisor died between starting it and its death signal: it must not run on."""
     config = tmp_path / "vigil.yaml"

@@ -16,6 +16,7 @@ from vigil.case_cli import case_app
 from vigil.cli_support import ConfigOption, JsonOption, fail, load, open_database
 from vigil.config import VigilConfig
 from vigil.errors import VigilError
+from vigil.export.cli import export_app
 from vigil.logs import setup_logging
 from vigil.settings.detector import DetectorSettings
 from vigil.storage.index import SegmentIndex
@@ -30,6 +31,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(case_app, name="case")
+app.add_typer(export_app, name="export")
 
 
 def _known_camera(config: VigilConfig, camera: str | None, path: Path) -> str:

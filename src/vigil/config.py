@@ -203,11 +203,18 @@ class CameraConfig(CameraAnalytics):
 
 
 class EvidenceConfig(Strict):
-    """Holds: how long footage is kept for a case unless released earlier."""
+    """Holds (how long footage is kept for a case unless released earlier) and exports."""
 
     hold_days: float = Field(90, gt=0, description="a hold's expiry when its request names none")
     max_hold_days: float = Field(
         365, gt=0, description="the longest expiry a hold may be requested with"
+    )
+    redact_fps: float = Field(
+        8.0,
+        gt=0,
+        le=60,
+        description="person detections per second of footage in a redacted export; the "
+        "frames between are covered by both neighbours' boxes",
     )
 
     @model_validator(mode="after")

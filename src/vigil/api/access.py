@@ -76,6 +76,25 @@ ACCESS: dict[tuple[str, str], Rule] = {
         INVESTIGATOR, SUPERVISOR, audit="hold.release_request"
     ),
     ("POST", "/api/v1/holds/{hold_id}/release/approve"): allow(SUPERVISOR, audit="hold.release"),
+    ("GET", "/api/v1/exports"): allow(INVESTIGATOR, SUPERVISOR, audit="exports.list"),
+    ("POST", "/api/v1/exports"): allow(INVESTIGATOR, audit="export.request"),
+    # Progress only (no footage, no case detail): the console polls it, unaudited.
+    ("GET", "/api/v1/exports/{export_id}"): allow(INVESTIGATOR, SUPERVISOR),
+    # The second person of an unredacted export: a supervisor, never the requester.
+    ("POST", "/api/v1/exports/{export_id}/approve"): allow(SUPERVISOR, audit="export.approve"),
+    ("POST", "/api/v1/exports/{export_id}/refuse"): allow(SUPERVISOR, audit="export.refuse"),
+    ("POST", "/api/v1/exports/{export_id}/cancel"): allow(
+        INVESTIGATOR, SUPERVISOR, audit="export.cancel"
+    ),
+    # Footage leaves Vigil, or is watched: a case and a reason, audited before a byte is sent.
+    ("GET", "/api/v1/exports/{export_id}/package.zip"): allow(
+        INVESTIGATOR, reason=True, audit="export.download"
+    ),
+    ("GET", "/api/v1/exports/{export_id}/open"): allow(
+        INVESTIGATOR, reason=True, audit="export.open"
+    ),
+    # Covered by the audited opening that granted it; the grant is checked by the route.
+    ("GET", "/api/v1/exports/{export_id}/files/{name}"): allow(INVESTIGATOR),
     ("GET", "/api/v1/storage"): allow(ADMIN),
     ("GET", "/api/v1/config"): allow(ADMIN),
     ("GET", "/api/v1/users"): allow(ADMIN),

@@ -15,7 +15,17 @@ from fastapi.staticfiles import StaticFiles
 
 from vigil.api.context import ApiContext
 from vigil.api.headers import SecurityHeaders
-from vigil.api.routes import admin, audit, auth, cameras, cases, events, health, playback
+from vigil.api.routes import (
+    admin,
+    audit,
+    auth,
+    cameras,
+    cases,
+    events,
+    exports,
+    health,
+    playback,
+)
 from vigil.api.security import EnforcedRoute
 from vigil.errors import AuditError
 
@@ -67,7 +77,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.router.route_class = EnforcedRoute
     app.state.context = context
     app.add_middleware(SecurityHeaders, tile_url=context.config.api.tile_url)
-    for module in (health, auth, cameras, playback, events, cases, admin, audit):
+    for module in (health, auth, cameras, playback, events, cases, exports, admin, audit):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -44,6 +44,7 @@ ROLES: dict[str, Role] = {
     "camera": Role("vigil.runtime.camera", reports=True, forked=True),
     "detector": Role("vigil.analytics.detection.service", reports=False),
     "api": Role("vigil.api.server", reports=False),
+    "exporter": Role("vigil.export.worker", reports=False),
 }
 
 

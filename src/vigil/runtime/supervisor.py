@@ -98,16 +98,16 @@ class Supervisor:
         self.services: list[Child] = []
         if any(config.cameras[name].analytics() for name in self.cameras):
             self.services.append(Child("detector", "detector"))
-        if config.api.enabled:
-            self.services.append(Child("api", "api"))
+        if config.api.enabled:  # exports are asked for through the API
+            self.services.extend([Child("api", "api"), Child("exporter", "exporter")])
         self.children: list[Child] = [self.launcher, *self.cameras.values(), *self.services]
 
-    def _audit_system(self, connection: Connection, action: str, detail: Mapping[str, Any]) -> None:
+    def _audit_system(self, connection: Connection, action: str, detail: Mapping[str, Any]) -> int:
         """The audit record of something Vigil did by itself (a hold expiring), in the
         transaction of the change."""
         cameras = [str(detail["camera"])] if "camera" in detail else []
         record = AuditRecord("vigil", "system", action, "ok", "vigil", cameras, detail=detail)
-        self.audit_log.append(record, connection)
+        return self.audit_log.append(record, connection).seq
 
     def _audit_erasure(self, erasure: Erasure) -> None:
         """One record per camera and retention pass: the range erased and why, so an overseer

@@ -13,20 +13,12 @@ every camera's footage as it was.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, insert, select, union_all, update
 
+from vigil.hashchain import GENESIS, link
 from vigil.storage.schema import segment_chain, segment_erasures, segments
-
-GENESIS = "0" * 64
-
-
-def link(previous: str, sha256: str, start_us: int, end_us: int) -> str:
-    data = bytes.fromhex(previous) + bytes.fromhex(sha256)
-    data += start_us.to_bytes(8, "big", signed=True) + end_us.to_bytes(8, "big", signed=True)
-    return hashlib.sha256(data).hexdigest()
 
 
 def extend(
@@ -60,6 +52,21 @@ def record_erasures(connection: Connection, ids: list[int], reason: str, at_us: 
             insert(segment_erasures),
             [{**row._mapping, "reason": reason, "erased_us": at_us} for row in rows],
         )
+
+
+def link_before(engine: Engine, camera: str, seq: int) -> str:
+    """The link a camera's segment #seq extends: that of #seq-1, stored or erased."""
+    if seq <= 1:
+        return GENESIS
+    stored = select(segments.c.chain).where(
+        segments.c.camera == camera, segments.c.chain_seq == seq - 1
+    )
+    erased = select(segment_erasures.c.chain).where(
+        segment_erasures.c.camera == camera, segment_erasures.c.chain_seq == seq - 1
+    )
+    with engine.connect() as connection:
+        found = connection.execute(union_all(stored, erased)).first()
+    return GENESIS if found is None else str(found[0])
 
 
 def heads(engine: Engine) -> dict[str, tuple[int, str]]:

@@ -23,7 +23,8 @@ from vigil.storage.schema import HOLDS_IN_FORCE as IN_FORCE
 from vigil.storage.schema import cases, holds, segments
 from vigil.timeutil import now_us, to_iso
 
-Audit = Callable[[Connection, str, Mapping[str, Any]], object]
+# Writes the audit record of a change in its transaction; returns the record's place (seq).
+Audit = Callable[[Connection, str, Mapping[str, Any]], int | None]
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ class CaseStore:
     def close(self, reference: str, user: str, audit: Audit) -> Case:
         """Close an open case; its holds stay until they are released or expire."""
         with self.engine.begin() as connection:
-            case = _open_case(connection, reference)
+            case = open_case(connection, reference)
             connection.execute(
                 update(cases).where(cases.c.reference == case.reference)
                 .values(state="closed", closed_by=user, closed_us=now_us())
@@ -170,7 +171,7 @@ class HoldStore:
         if expires_us <= now:
             raise EvidenceError("the hold's expiry must be in the future")
         with self.engine.begin() as connection:
-            _open_case(connection, case_reference)
+            open_case(connection, case_reference)
             row = {"case_reference": case_reference, "camera": camera, "since_us": since_us,
                    "until_us": until_us, "reason": reason, "expires_us": expires_us,
                    "state": "requested", "requested_by": user, "requested_us": now}  # fmt: skip
@@ -281,7 +282,7 @@ def _case(connection: Connection, reference: str) -> Case | None:
     return None if row is None else Case(**row._mapping)
 
 
-def _open_case(connection: Connection, reference: str) -> Case:
+def open_case(connection: Connection, reference: str) -> Case:
     case = _case(connection, reference)
     if case is None:
         raise EvidenceError(f"case {reference!r} not found; open it first", "not_found")

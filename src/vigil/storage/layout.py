@@ -34,6 +34,7 @@ class Layout:
         self.audit_key = storage_path / "audit" / "signing.pem"  # unless audit.signing_key
         self.reserve = storage_path / "reserve"  # space held back for a full disk's last writes
         self.models = storage_path / "models"  # detector models `vigil models pull` fetched
+        self.exports = storage_path / "exports"  # export packages, one directory each
 
     @property
     def detector_socket(self) -> Path:

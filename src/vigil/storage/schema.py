@@ -268,3 +268,39 @@ segment_erasures = Table(
     Column("reason", Text, nullable=False),
     Column("erased_us", BigInteger, nullable=False),
 )
+
+# An export job and its package. state: requested (unredacted: waits for a second account)
+# → queued → running → complete | failed; requested → refused; requested, queued or running
+# → cancelled. A redacted export is queued at once. `package` is the package's directory
+# under <storage>/exports, set only once the directory is complete and in place.
+EXPORTS_WAITING = ("requested", "queued", "running")
+exports = Table(
+    "exports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_reference", String(64), nullable=False),
+    Column("camera", String(64), nullable=False),
+    Column("since_us", BigInteger, nullable=False),
+    Column("until_us", BigInteger, nullable=False),
+    Column("redacted", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_us", BigInteger, nullable=False),
+    Column("request_seq", BigInteger),  # the audit record of the request
+    Column("approved_by", String(64)),
+    Column("approved_us", BigInteger),
+    Column("approval_seq", BigInteger),  # the audit record of the approval
+    Column("ended_by", String(64)),  # who cancelled or refused it
+    Column("phase", String(16)),  # copying | redacting | sealing, while running
+    Column("segments_total", Integer, nullable=False, server_default="0"),
+    Column("segments_done", Integer, nullable=False, server_default="0"),
+    Column("bytes_total", BigInteger, nullable=False, server_default="0"),
+    Column("bytes_done", BigInteger, nullable=False, server_default="0"),
+    Column("package", String(128)),
+    Column("manifest_sha256", String(64)),
+    Column("error", Text),
+    Column("finished_us", BigInteger),
+    Index("ix_exports_case", "case_reference"),
+    Index("ix_exports_state", "state"),
+)

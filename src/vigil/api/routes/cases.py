@@ -3,25 +3,23 @@ is never the one who asked, approves. Every read and change is audited."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection
 
 from vigil.api.context import CASE, REASON_MAX, REASON_MIN, caller_of, context_of
+from vigil.api.evidence import answer, auditor, refused
 from vigil.api.params import NO_NUL, moment
 from vigil.api.security import EnforcedRoute
 from vigil.errors import EvidenceError
-from vigil.storage.evidence import Audit, CaseStore, Hold, HoldStore
+from vigil.storage.evidence import CaseStore, Hold, HoldStore
 from vigil.timeutil import DAY_US, now_us
 
 router = APIRouter(prefix="/api/v1", tags=["evidence"], route_class=EnforcedRoute)
 
 Reference = Annotated[str, Path(pattern=CASE.pattern, description="the case reference")]
 HoldId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the hold's number")]
-STATUS = {"not_found": 404, "conflict": 409, "forbidden": 403, "invalid": 422}
 
 
 class CaseBody(BaseModel):
@@ -43,32 +41,6 @@ class HoldBody(BaseModel):
 
 class ReleaseBody(BaseModel):
     reason: str = Field(min_length=REASON_MIN, max_length=REASON_MAX, pattern=NO_NUL)
-
-
-def _auditor(
-    request: Request,
-    cameras: list[str] | None = None,
-    since_us: int | None = None,
-    until_us: int | None = None,
-) -> Audit:
-    """The audit record of this request, written in the transaction of the change."""
-    context = context_of(request)
-
-    def write(connection: Connection, action: str, detail: Mapping[str, Any]) -> None:
-        context.audit(request, action, "ok", cameras, since_us, until_us, connection=connection,
-                      **detail)  # fmt: skip
-
-    return write
-
-
-def _answer(exc: EvidenceError) -> HTTPException:
-    return HTTPException(STATUS.get(exc.kind, 422), str(exc))
-
-
-def _refused(request: Request, action: str, exc: EvidenceError, cameras: list[str]) -> None:
-    """A refusal of a change is audited too: who tried to approve their own request, say."""
-    outcome = "denied" if exc.kind == "forbidden" else "refused"
-    context_of(request).refuse(request, action, outcome, cameras, why=str(exc))
 
 
 def _visible_hold(request: Request, hold_id: int) -> Hold:
@@ -98,10 +70,10 @@ def open_case(body: CaseBody, request: Request) -> dict[str, Any]:
     try:
         case = CaseStore(context.engine).open(
             body.reference, body.title, body.description, caller_of(request).name,
-            _auditor(request),
+            auditor(request),
         )  # fmt: skip
     except EvidenceError as exc:
-        raise _answer(exc) from None
+        raise answer(exc) from None
     return case.to_json()
 
 
@@ -124,11 +96,9 @@ def close_case(reference: Reference, request: Request) -> dict[str, Any]:
     """Close the case; its holds stay in force until released or expired."""
     context = context_of(request)
     try:
-        case = CaseStore(context.engine).close(
-            reference, caller_of(request).name, _auditor(request)
-        )
+        case = CaseStore(context.engine).close(reference, caller_of(request).name, auditor(request))
     except EvidenceError as exc:
-        raise _answer(exc) from None
+        raise answer(exc) from None
     return case.to_json()
 
 
@@ -164,10 +134,10 @@ def request_hold(body: HoldBody, request: Request) -> dict[str, Any]:
         hold = HoldStore(context.engine).request(
             body.case, body.camera, since_us, until_us, body.reason,
             now_us() + int(days * DAY_US), caller_of(request).name,
-            _auditor(request, [body.camera], since_us, until_us),
+            auditor(request, [body.camera], since_us, until_us),
         )  # fmt: skip
     except EvidenceError as exc:
-        raise _answer(exc) from None
+        raise answer(exc) from None
     return hold.to_json()
 
 
@@ -176,12 +146,12 @@ def _decide(request: Request, hold_id: int, action: str, how: str) -> dict[str, 
     store = HoldStore(context_of(request).engine)
     change = getattr(store, how)
     try:
-        audit = _auditor(request, [hold.camera], hold.since_us, hold.until_us)
+        audit = auditor(request, [hold.camera], hold.since_us, hold.until_us)
         decided: Hold = change(hold_id, caller_of(request).name, audit)
     except EvidenceError as exc:
         if exc.kind in ("forbidden", "conflict"):
-            _refused(request, action, exc, [hold.camera])
-        raise _answer(exc) from None
+            refused(request, action, exc, [hold.camera])
+        raise answer(exc) from None
     return decided.to_json(store.held_bytes(decided))
 
 
@@ -205,10 +175,10 @@ def request_release(hold_id: HoldId, body: ReleaseBody, request: Request) -> dic
     try:
         asked = store.request_release(
             hold_id, body.reason, caller_of(request).name,
-            _auditor(request, [hold.camera], hold.since_us, hold.until_us),
+            auditor(request, [hold.camera], hold.since_us, hold.until_us),
         )  # fmt: skip
     except EvidenceError as exc:
-        raise _answer(exc) from None
+        raise answer(exc) from None
     return asked.to_json()
 
 

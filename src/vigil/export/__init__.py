@@ -1,0 +1,1 @@
+"""Export packages: footage that leaves Vigil, sealed, signed and redacted by default."""
