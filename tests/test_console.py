@@ -7,12 +7,16 @@ Screenshots of every step go to test-artifacts/console/.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import threading
+import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import av
 import cv2
 import httpx
 import numpy as np
@@ -165,7 +169,9 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     page.locator("tr[data-camera=yard] td.state").get_by_text("online").wait_for()
     assert page.locator(".map .marker").count() == 2, "both cameras are on the map"
     nav = page.locator("#nav a").all_inner_texts()
-    assert nav == ["Cameras", "Live", "Playback", "Events", "Cases"], "only what the roles allow"
+    assert nav == ["Cameras", "Live", "Playback", "Events", "Cases", "Exports"], (
+        "only what the roles allow"
+    )
     shot(page, "01-cameras")
 
     # Evidence pages refuse to open until a case and a reason are given.
@@ -277,13 +283,37 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     page.goto(f"{url}#/playback?camera=hall&at={to_iso(first)}")
     page.locator("svg.timeline rect.held").first.wait_for()
 
+    # The held range is exported, redacted (the default); the package opens in the browser,
+    # and the downloaded zip verifies with its own verify.py and Python alone.
+    page.goto(f"{url}#/exports")
+    exporting = page.locator("form.request-export")
+    exporting.locator("input[name=case]").fill(CASE)
+    exporting.locator("select[name=camera]").select_option("hall")
+    for name, at in (("since", first), ("until", first + 20 * US)):
+        value = page.evaluate(f"({local})({at // 1000})")
+        exporting.locator(f"input[name={name}]").fill(value)
+    exporting.locator("input[name=reason]").fill("the theft, for the prosecutor")
+    exporting.locator("button[type=submit]").click()
+    page.locator("table.exports tr[data-state=complete]").wait_for(timeout=180_000)
+    page.locator("table.exports tr[data-state=complete] button[data-action=open]").click()
+    page.wait_for_function(video_js("video.package-video", "v.videoWidth > 0 && v.currentTime > 0"),
+                           timeout=30_000)  # fmt: skip
+    assert '"redacted": true' in page.locator("pre.manifest").inner_text()
+    shot(page, "10-export-package")
+    with page.expect_download() as downloading:
+        page.locator("table.exports tr[data-state=complete] button[data-action=download]").click()
+    archive = vigil.directory / "package.zip"
+    downloading.value.save_as(archive)
+    assert_package_verifies(archive, vigil.directory / "unpacked")
+    assert_package_plays(browser, archive)
+
     # The camera goes offline when its RTSP server stops; the cameras page shows it.
     page.goto(f"{url}#/cameras")
     state.get_by_text("online").wait_for(timeout=15_000)
     server.stop()
     state.get_by_text("offline").wait_for(timeout=30_000)
     page.locator(".map .marker.state-offline[data-camera=hall]").wait_for()
-    shot(page, "10-camera-offline")
+    shot(page, "11-camera-offline")
     assert not errors
     page.close()
 
@@ -296,7 +326,7 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     auditor.locator("table.audit td", has_text=f"{CASE}: {REASON}").first.wait_for()
     auditor.click("button.verify")
     auditor.get_by_text("The audit trail is intact").wait_for(timeout=15_000)
-    shot(auditor, "11-audit")
+    shot(auditor, "12-audit")
     auditor.click("#who button:has-text('Sign out')")
     auditor.locator("form#signin").get_by_text("Signed out.").wait_for()
     auditor.reload()
@@ -307,13 +337,54 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     assert_audited(vigil)
 
 
+def assert_package_verifies(archive: Path, into: Path) -> None:
+    """The zip's own verify.py accepts it with nothing but Python; its redacted video decodes
+    at the camera's resolution."""
+    with zipfile.ZipFile(archive) as zipped:
+        zipped.extractall(into)
+    (package,) = into.iterdir()
+    command = [sys.executable, "-I", "-S", str(package / "verify.py"), str(archive)]
+    checked = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "VERIFIED export" in checked.stdout and "redacted: redacted.mp4" in checked.stdout
+    with av.open(str(package / "redacted.mp4")) as container:
+        frames = [f for _, f in zip(range(30), container.decode(video=0), strict=False)]
+    assert len(frames) == 30 and frames[0].width == 640
+
+
+def assert_package_plays(browser: Browser, archive: Path) -> None:
+    """`vigil export play` serves the verified package on loopback: its video plays in the
+    browser beside the manifest."""
+    port = free_port()
+    command = [sys.executable, "-m", "vigil", "export", "play", str(archive), "--port", str(port)]
+    player = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert player.stdout is not None
+        for line in player.stdout:
+            if line.startswith("playing at"):
+                break
+        page, errors = new_page(browser)
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_function(video_js("#video", "v.videoWidth > 0 && v.currentTime > 0.5"),
+                               timeout=30_000)  # fmt: skip
+        assert "VERIFIED export" in page.locator("#summary").inner_text()
+        assert '"redacted": true' in page.locator("#manifest").inner_text()
+        shot(page, "10b-export-play")
+        assert not errors
+        page.close()
+    finally:
+        player.terminate()
+        player.wait(timeout=10)
+
+
 def assert_audited(vigil: Vigil) -> None:
     engine = connect(vigil.config.database_url())
     records = read_records(engine, actor="inv", limit=5000)
     engine.dispose()
     seen: dict[str, Any] = {r.action: r for r in records if r.outcome == "ok"}
     for action in ("login", "live.start", "events.search", "snapshot.view", "event.review",
-                   "recordings.list", "playback", "case.open", "hold.request"):  # fmt: skip
+                   "recordings.list", "playback", "case.open", "hold.request", "export.request",
+                   "export.open", "export.download"):  # fmt: skip
         assert action in seen, f"{action} was not audited"
     assert seen["playback"].reason == f"{CASE}: {REASON}"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import tempfile
 import zipfile
 from pathlib import Path
@@ -72,11 +73,17 @@ def play(
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         server = serve(directory, summary, port)
+        # A stop by signal unwinds too, so an unpacked zip's footage never stays behind.
+        signal.signal(signal.SIGTERM, _interrupt)
         typer.echo(summary)
         typer.echo(f"playing at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
         with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
         server.server_close()
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 @export_app.command("list")

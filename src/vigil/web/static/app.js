@@ -7,6 +7,7 @@ import * as audit from "./pages/audit.js";
 import * as cameras from "./pages/cameras.js";
 import * as cases from "./pages/cases.js";
 import * as events from "./pages/events.js";
+import * as exports from "./pages/exports.js";
 import * as live from "./pages/live.js";
 import * as playback from "./pages/playback.js";
 import { renderPasswordChange, renderSignIn } from "./pages/signin.js";
@@ -21,6 +22,7 @@ const PAGES = {
   playback: { title: "Playback", roles: ["investigator"], module: playback, evidence: true },
   events: { title: "Events", roles: ["investigator"], module: events, evidence: true },
   cases: { title: "Cases", roles: ["investigator", "supervisor"], module: cases },
+  exports: { title: "Exports", roles: ["investigator", "supervisor"], module: exports },
   storage: { title: "Storage", roles: ["admin"], module: storage },
   users: { title: "Users", roles: ["admin"], module: users },
   audit: { title: "Audit", roles: ["auditor"], module: audit },
