@@ -210,7 +210,7 @@ class EvidenceConfig(Strict):
         365, gt=0, description="the longest expiry a hold may be requested with"
     )
     redact_fps: float = Field(
-        8.0,
+        5.0,
         gt=0,
         le=60,
         description="person detections per second of footage in a redacted export; the "

@@ -11,8 +11,10 @@ converted to BGR.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ from vigil.timeutil import to_datetime
 
 BLACK_Y, NEUTRAL_UV, WHITE_Y = 16, 128, 235
 FACES = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+FACE_SIDE = 640  # px: the longest side of the picture faces are searched in
+FACE_MIN = 16  # px in that picture: at 1080p, faces from 48 px
 TIME_BASE = Fraction(1, 1000)  # the derivative's timestamps, in ms from its first frame
 
 
@@ -46,10 +50,11 @@ class Source:
 
 @dataclass(frozen=True)
 class RedactionSettings:
-    detect_fps: float = 8.0  # detections per second of footage: most of the redaction's cost
+    detect_fps: float = 5.0  # detections per second of footage: most of the redaction's cost
     pad: float = 0.15  # of a box's width and height, added on each side
     linger: int = 2  # detections a box stays after it was last seen
     faces: bool = True
+    face_every: int = 3  # detections: close-up faces move little between, and the fill lingers
     crf: int = 23
     preset: str = "veryfast"
 
@@ -69,7 +74,10 @@ class RedactionSettings:
         }
         done: list[dict[str, Any]] = [{**fill, "what": "person", "detector": detector}]
         if self.faces:
-            done.append({**fill, "what": "face", "detector": "opencv haarcascade_frontalface"})
+            face_s = round(self.every(fps) * self.face_every / fps, 3) if fps else None
+            face = {"what": "face", "detector": "opencv haarcascade_frontalface",
+                    "detected_every_s": face_s, "min_face": "1/40 of the longest side"}  # fmt: skip
+            done.append({**fill, **face})
         done.append({"op": "burn-in", "what": "UTC time, site and camera", "at": "top left"})
         done.append(
             {"op": "encode", "codec": "H.264", "crf": self.crf, "resolution": "the source's"}
@@ -77,9 +85,73 @@ class RedactionSettings:
         return done
 
 
-@dataclass
-class _Pending:
-    frames: list[tuple[av.VideoFrame, int]] = field(default_factory=list)  # (frame, wall µs)
+class _Writer:
+    """Fills, captions and encodes frames in a thread of its own, so that the detector (in
+    the caller's thread) and the encoder work on both cores at once."""
+
+    def __init__(
+        self,
+        container: av.container.OutputContainer,
+        size: tuple[int, int],
+        settings: RedactionSettings,
+        caption: str,
+        origin_us: int,
+    ) -> None:
+        self.container = container
+        self.size = size
+        self.caption = caption
+        self.origin_us = origin_us
+        self.encoder = _encoder(container, size, settings)
+        self.queue: queue.Queue[tuple[list[Box], list[tuple[av.VideoFrame, int]]] | None] = (
+            queue.Queue(maxsize=4)
+        )
+        self.failure: BaseException | None = None
+        self.last_ms = -1
+        self.thread = threading.Thread(target=self._work, name="redaction-encoder", daemon=True)
+        self.thread.start()
+
+    def conform(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """The frame at the derivative's size, in yuv420p: a camera may change resolution."""
+        if frame_size(frame) != self.size or frame.format.name != "yuv420p":
+            return frame.reformat(width=self.size[0], height=self.size[1], format="yuv420p")
+        return frame
+
+    def put(self, boxes: list[Box], frames: list[tuple[av.VideoFrame, int]]) -> None:
+        """Frames to cover with `boxes`, in order."""
+        if self.failure is not None:
+            raise RedactionError(f"the redacted video cannot be encoded: {self.failure}")
+        self.queue.put((boxes, frames))
+
+    def close(self) -> None:
+        """Encode what is queued and flush the encoder; raise what went wrong in the thread."""
+        self.queue.put(None)
+        self.thread.join()
+        if self.failure is not None:
+            raise RedactionError(f"the redacted video cannot be encoded: {self.failure}")
+
+    def _work(self) -> None:
+        try:
+            while (item := self.queue.get()) is not None:
+                boxes, frames = item
+                for frame, wall_us in frames:
+                    self._encode(boxes, frame, wall_us)
+            for packet in self.encoder.encode(None):
+                self.container.mux(packet)
+        except Exception as exc:  # reported to the caller's thread by put() and close()
+            self.failure = exc
+            while self.queue.get() is not None:  # let the caller finish and close
+                pass
+
+    def _encode(self, boxes: list[Box], frame: av.VideoFrame, wall_us: int) -> None:
+        planes = frame.to_ndarray()
+        _fill(planes, boxes, *self.size)
+        _caption(planes, f"{self.caption}  {_clock(wall_us)}", *self.size)
+        out = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+        out.pts = max(self.last_ms + 1, (wall_us - self.origin_us) // 1000)
+        out.time_base = TIME_BASE
+        self.last_ms = out.pts
+        for packet in self.encoder.encode(out):
+            self.container.mux(packet)
 
 
 class Redactor:
@@ -87,7 +159,11 @@ class Redactor:
         self.detector = detector
         self.settings = settings
         self.faces = cv2.CascadeClassifier(str(FACES)) if settings.faces else None
+        if self.faces is not None and self.faces.empty():
+            raise RedactionError(f"{FACES}: OpenCV's face detector cannot be loaded; reinstall "
+                                 "opencv-python")  # fmt: skip
         self.detections = 0  # detector calls, for the manifest and the benchmark
+        self.recent_faces: list[Box] = []  # from the last face search, until the next
 
     def run(
         self,
@@ -101,58 +177,36 @@ class Redactor:
         # The index in front, so a browser plays it before it has all of it.
         options = {"movflags": "+faststart"}
         with av.open(str(output), "w", format="mp4", options=options) as container:
-            encoder: av.VideoStream | None = None
-            size: tuple[int, int] | None = None
+            writer: _Writer | None = None
             previous: list[Box] = []
             lingering: list[tuple[Box, int]] = []
-            pending = _Pending()
-            count = 0
-            origin_us: int | None = None
-            last_ms = -1
-            fps, every = 0.0, 1
-
-            def emit(boxes: list[Box], frame: av.VideoFrame, wall_us: int) -> None:
-                nonlocal last_ms
-                assert encoder is not None and origin_us is not None
-                planes = frame.to_ndarray()
-                _fill(planes, boxes, *frame_size(frame))
-                _caption(planes, f"{caption}  {_clock(wall_us)}", *frame_size(frame))
-                out = av.VideoFrame.from_ndarray(planes, format="yuv420p")
-                out.pts = max(last_ms + 1, (wall_us - origin_us) // 1000)
-                out.time_base = TIME_BASE
-                last_ms = out.pts
-                for packet in encoder.encode(out):
-                    container.mux(packet)
-
-            for done, source in enumerate(sources, 1):
-                for frame, wall_us in _frames(source):
-                    if encoder is None:
-                        size, fps = frame_size(frame), _fps(source)
-                        encoder = _encoder(container, size, self.settings)
-                        every = self.settings.every(fps)
-                        origin_us = wall_us
-                    assert size is not None
-                    if frame_size(frame) != size or frame.format.name != "yuv420p":
-                        frame = frame.reformat(width=size[0], height=size[1], format="yuv420p")
-                    if count % every:
-                        pending.frames.append((frame, wall_us))
-                    else:
-                        found = self._find(frame)
-                        cover = _cover(previous, found, lingering, self.settings, size)
-                        for held, at in pending.frames:
-                            emit(cover, held, at)
-                        emit(cover, frame, wall_us)
-                        lingering = _linger(previous, found, lingering, self.settings.linger)
-                        previous, pending = found, _Pending()
-                    count += 1
-                progress(done, source.bytes)
-            if encoder is None:
-                raise RedactionError("no picture could be decoded from the export's segments")
-            tail = _cover(previous, previous, lingering, self.settings, size or (0, 0))
-            for held, at in pending.frames:
-                emit(tail, held, at)
-            for packet in encoder.encode(None):
-                container.mux(packet)
+            pending: list[tuple[av.VideoFrame, int]] = []  # frames since the last detection
+            count, fps, every = 0, 0.0, 1
+            try:
+                for done, source in enumerate(sources, 1):
+                    for frame, wall_us in _frames(source):
+                        if writer is None:
+                            fps = _fps(source)
+                            every = self.settings.every(fps)
+                            writer = _Writer(container, frame_size(frame), self.settings,
+                                             caption, wall_us)  # fmt: skip
+                        frame = writer.conform(frame)
+                        pending.append((frame, wall_us))
+                        if count % every == 0:
+                            found = self._find(frame)
+                            writer.put(_cover(previous, found, lingering, self.settings,
+                                              writer.size), pending)  # fmt: skip
+                            lingering = _linger(previous, found, lingering, self.settings.linger)
+                            previous, pending = found, []
+                        count += 1
+                    progress(done, source.bytes)
+                if writer is None:
+                    raise RedactionError("no picture could be decoded from the export's segments")
+                writer.put(_cover(previous, previous, lingering, self.settings, writer.size),
+                           pending)  # fmt: skip
+            finally:
+                if writer is not None:
+                    writer.close()
         return fps
 
     def _find(self, frame: av.VideoFrame) -> list[Box]:
@@ -160,14 +214,21 @@ class Redactor:
         self.detections += 1
         picture = frame.to_ndarray(format="bgr24")
         found = [d.box for d in self.detector.detect([picture], {"person"})[0]]
-        if self.faces is not None:
-            grey = frame.to_ndarray()[: frame.height]  # the Y plane is the grey picture
-            small = cv2.resize(grey, (grey.shape[1] // 2, grey.shape[0] // 2))
-            faces = self.faces.detectMultiScale(
-                small, scaleFactor=1.15, minNeighbors=4, minSize=(12, 12)
-            )
-            found += [Box(2 * x, 2 * y, 2 * (x + w), 2 * (y + h)) for x, y, w, h in faces]
-        return found
+        if self.faces is not None and (self.detections - 1) % self.settings.face_every == 0:
+            self.recent_faces = self._faces(frame)
+        return found + self.recent_faces
+
+    def _faces(self, frame: av.VideoFrame) -> list[Box]:
+        """Faces large enough for the person detector to miss the body around them (a
+        close-up); smaller faces are within the people found. The search runs on the grey Y
+        plane shrunk to FACE_SIDE, which keeps its cost small beside the detector's."""
+        grey = frame.to_ndarray()[: frame.height]
+        scale = min(1.0, FACE_SIDE / max(frame.width, frame.height))
+        small = cv2.resize(grey, (round(frame.width * scale), round(frame.height * scale)))
+        faces = self.faces.detectMultiScale(small, scaleFactor=1.2, minNeighbors=4,
+                                            minSize=(FACE_MIN, FACE_MIN))  # fmt: skip
+        return [Box(x / scale, y / scale, (x + w) / scale, (y + h) / scale)
+                for x, y, w, h in faces]  # fmt: skip
 
 
 def frame_size(frame: av.VideoFrame) -> tuple[int, int]:
