@@ -21,6 +21,7 @@ import av
 import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from support.assets import MODEL
@@ -35,7 +36,8 @@ from vigil.export.cli import export_app
 from vigil.export.worker import Exporter
 from vigil.storage.exports import ExportStore
 from vigil.storage.index import SegmentIndex
-from vigil.timeutil import US, to_iso
+from vigil.storage.schema import exports
+from vigil.timeutil import DAY_US, US, now_us, to_iso
 
 CASE = REASON["X-Vigil-Case"]
 
@@ -392,3 +394,26 @@ def test_a_cancelled_export_leaves_nothing_and_the_next_one_runs(site: Console) 
     assert not (exports / names.package_name(first["id"])).exists()
     again = _as(site, "investigator", "POST", f"/api/v1/exports/{first['id']}/cancel")
     assert again.status_code == 409
+
+
+def test_a_package_is_removed_after_export_days_and_that_is_audited(site: Console) -> None:
+    context: Any = site.context
+    job = _request(site)
+    exporter = _exporter(site)
+    assert exporter.run_once()
+    package = _package(site, job)
+    assert (package / names.MANIFEST).is_file()
+    days = exporter.config.evidence.export_days
+    with context.engine.begin() as connection:  # it finished longer ago than that
+        connection.execute(
+            update(exports).where(exports.c.id == job["id"])
+            .values(finished_us=now_us() - int((days + 1) * DAY_US))
+        )  # fmt: skip
+    assert not exporter.run_once()  # no job to run, but the tidying is done
+    expired = ExportStore(context.engine).get(job["id"])
+    assert expired is not None and expired.state == "expired"
+    assert not package.exists()
+    records = read_records(context.engine, limit=10_000)
+    assert any(r.action == "export.expire" and r.detail["export"] == job["id"] for r in records)
+    gone = _as(site, "investigator", "GET", f"/api/v1/exports/{job['id']}/open", headers=REASON)
+    assert gone.status_code == 409

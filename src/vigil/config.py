@@ -209,6 +209,12 @@ class EvidenceConfig(Strict):
     max_hold_days: float = Field(
         365, gt=0, description="the longest expiry a hold may be requested with"
     )
+    export_days: float = Field(
+        30,
+        gt=0,
+        description="days a finished export package stays on this node before it is removed "
+        "(it is a copy of footage: once taken, it is the recipient's to keep)",
+    )
     redact_fps: float = Field(
         5.0,
         gt=0,

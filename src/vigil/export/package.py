@@ -118,7 +118,7 @@ class PackageBuilder:
             manifest = final / MANIFEST
             return self.store.finish(
                 job.id,
-                self._audit,
+                self.audit,
                 state="complete",
                 package=final.name,
                 manifest_sha256=sha256_of(manifest),
@@ -133,9 +133,9 @@ class PackageBuilder:
             remove_partial(self.layout, job.id)
             error = f"export {job.id} of camera {job.camera!r} failed: {exc}"
             log.error("export failed", extra={"camera": job.camera, "error": str(exc)})
-            return self.store.finish(job.id, self._audit, state="failed", error=error)
+            return self.store.finish(job.id, self.audit, state="failed", error=error)
 
-    def _audit(self, connection: Connection, action: str, detail: Mapping[str, Any]) -> int:
+    def audit(self, connection: Connection, action: str, detail: Mapping[str, Any]) -> int:
         """The exporter's own records (a job complete or failed), in the change's transaction."""
         record = AuditRecord(
             "vigil", "system", action, "ok", "vigil", [detail["camera"]], detail=detail

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -19,17 +20,19 @@ from vigil.analytics.detection.factory import load_detector
 from vigil.audit import open_audit_log
 from vigil.config import VigilConfig, load_config
 from vigil.errors import VigilError
-from vigil.export.package import PackageBuilder, remove_partial
+from vigil.export.package import PackageBuilder
 from vigil.export.redaction import RedactionSettings, Redactor
 from vigil.lifeline import bind_to_supervisor
 from vigil.logs import setup_logging
 from vigil.storage.database import connect, migrate
 from vigil.storage.exports import ExportStore
-from vigil.storage.layout import Layout
+from vigil.storage.layout import Layout, fsync_dir
+from vigil.timeutil import DAY_US, now_us
 
 log = logging.getLogger(__name__)
 
 POLL_S = 1.0
+ENDED = ("expired", "cancelled", "failed", "refused")  # states whose files are removed
 
 
 class Exporter:
@@ -72,14 +75,21 @@ class Exporter:
                 self.stopping.wait(POLL_S)
 
     def _tidy(self) -> None:
-        """Remove what cancelled and failed jobs left behind."""
+        """Expire packages past evidence.export_days, and remove what expired, cancelled and
+        failed jobs left behind (a package, or a partial directory)."""
+        keep_us = int(self.config.evidence.export_days * DAY_US)
+        for job in self.store.expire(now_us() - keep_us, self.builder.audit):
+            log.info("export package expired after evidence.export_days",
+                     extra={"camera": job.camera, "export": job.id})  # fmt: skip
         if not self.layout.exports.is_dir():
             return
-        for path in self.layout.exports.glob(".export-*.partial"):
-            export_id = int(path.name.split("-")[1].split(".")[0])
-            job = self.store.get(export_id)
-            if job is None or job.state not in ("queued", "running"):
-                remove_partial(self.layout, export_id)
+        for path in self.layout.exports.glob("*export-*"):
+            number = path.name.removeprefix(".").removeprefix("export-").split(".")[0]
+            job = self.store.get(int(number)) if number.isdigit() else None
+            # A job it cannot name is left alone: nothing is deleted that is not accounted for.
+            if job is not None and job.state in ENDED:
+                shutil.rmtree(path, ignore_errors=True)
+                fsync_dir(self.layout.exports)
 
 
 def main(argv: list[str]) -> int:

@@ -204,6 +204,25 @@ class ExportStore:
             audit(connection, f"export.{job.state}", detail)
             return job
 
+    def expire(self, before_us: int, audit: Audit) -> list[Export]:
+        """Mark complete packages finished before `before_us` expired, each with its audit
+        record; the exporter then removes their files (and any an interrupted removal left)."""
+        due = select(exports.c.id).where(
+            exports.c.state == "complete", exports.c.finished_us < before_us
+        )
+        with self.engine.connect() as connection:
+            ids = list(connection.execute(due).scalars())
+        ended = []
+        for export_id in ids:
+            with self.engine.begin() as connection:
+                if _export(connection, export_id, lock=True).state != "complete":
+                    continue
+                _set(connection, export_id, state="expired")
+                job = _export(connection, export_id)
+                audit(connection, "export.expire", job.record())
+                ended.append(job)
+        return ended
+
     def get(self, export_id: int) -> Export | None:
         with self.engine.connect() as connection:
             row = connection.execute(select(exports).where(exports.c.id == export_id)).first()

@@ -270,8 +270,9 @@ segment_erasures = Table(
 )
 
 # An export job and its package. state: requested (unredacted: waits for a second account)
-# → queued → running → complete | failed; requested → refused; requested, queued or running
-# → cancelled. A redacted export is queued at once. `package` is the package's directory
+# → queued → running → complete | failed; complete → expired (evidence.export_days later, its
+# package removed); requested → refused; requested, queued or running → cancelled. A redacted
+# export is queued at once. `package` is the package's directory
 # under <storage>/exports, set only once the directory is complete and in place.
 EXPORTS_WAITING = ("requested", "queued", "running")
 exports = Table(
