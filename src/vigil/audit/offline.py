@@ -193,40 +193,50 @@ def check_package(package: Package, given_key: bytes | None) -> str:
 
 
 def _check_segments(package: Package, manifest: dict[str, Any]) -> list[str]:
-    listed = [entry["file"] for entry in manifest["segments"]]
+    """The originals: in an unredacted package, every listed file with the bytes hashed at
+    ingest and none added or removed; in a redacted one, none at all (they stay at the site,
+    named by hash). Either way, each links into the camera's segment chain."""
+    entries = manifest["segments"]
     present = {n for n in package.names if n.startswith("segments/")}
+    included = manifest["originals_included"]
+    if included == manifest["redacted"]:
+        raise Refused("a redacted package carries no originals, an unredacted one carries them")
+    if not included and present:
+        raise Refused(f"a redacted package holds original footage ({sorted(present)[0]})")
+    listed = [entry["file"] for entry in entries] if included else []
     added = sorted(present - set(listed))
     if added:
         raise Refused(f"{added[0]} is in the package but not in its manifest: a segment was added")
-    total, previous, chained, unchained = 0, manifest.get("chain_before"), 0, 0
-    expected_seq = None
-    for entry in manifest["segments"]:
-        if entry["file"] not in present:
-            raise Refused(f"{entry['file']} was removed from the package")
-        size, sha = package.digest(entry["file"])
-        if size != entry["bytes"] or sha != entry["sha256"]:
-            raise Refused(
-                f"{entry['file']} was altered: its bytes are not those recorded at ingest"
-            )
-        total += size
+    total, previous, chained, unchained, expected_seq = 0, manifest.get("chain_before"), 0, 0, None
+    for entry in entries:
+        if included:
+            if entry["file"] not in present:
+                raise Refused(f"{entry['file']} was removed from the package")
+            size, sha = package.digest(entry["file"])
+            if size != entry["bytes"] or sha != entry["sha256"]:
+                raise Refused(
+                    f"{entry['file']} was altered: its bytes are not those recorded at ingest"
+                )
+        total += entry["bytes"]
         if entry.get("chain") is None or previous is None:
             unchained += 1
-            previous = entry.get("chain")
-        else:
-            if expected_seq is None or entry["chain_seq"] == expected_seq:
-                link = hashchain.link(previous, sha, entry["start_us"], entry["end_us"])
-                if link != entry["chain"]:
-                    raise Refused(f"{entry['file']} does not link into the camera's segment chain")
-                chained += 1
-            previous = entry["chain"]
+        elif expected_seq is None or entry["chain_seq"] == expected_seq:
+            link = hashchain.link(previous, entry["sha256"], entry["start_us"], entry["end_us"])
+            if link != entry["chain"]:
+                raise Refused(
+                    f"the original of {entry['start']} does not link into the segment chain"
+                )
+            chained += 1
+        previous = entry.get("chain")
         expected_seq = None if entry.get("chain_seq") is None else entry["chain_seq"] + 1
-    gaps = manifest["gaps"]
+    where = "each as hashed at ingest" if included else "kept at the site, listed by hash"
     lines = [
-        f"{len(listed)} original segments, {total} bytes, each as hashed at ingest; "
-        f"{chained} linked in the camera's hash chain"
+        f"{len(entries)} original segments, {total} bytes, {where}; {chained} linked in the "
+        "camera's hash chain"
     ]
     if unchained:
         lines.append(f"{unchained} segments predate the chain and are checked by hash only")
+    gaps = manifest["gaps"]
     lines.append("gaps: " + (", ".join(f"{g['since']} to {g['until']}" for g in gaps) or "none"))
     return lines
 

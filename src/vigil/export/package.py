@@ -1,6 +1,7 @@
-"""Building an export package: the original segments byte for byte, the redacted derivative
-(unless an unredacted export was approved), the manifest, its signature, the site's public key
-and the offline verifier.
+"""Building an export package: the manifest, its signature, the site's public key, the offline
+verifier, and either the redacted derivative (the default; the originals stay at the site,
+named in the manifest by hash and chain link) or, for an approved unredacted export, the
+original segments byte for byte.
 
 A package is built in `.export-N.partial` and renamed to `export-N` once every file in it and
 the directory itself are fsynced; only then is the job marked complete. So a crash leaves
@@ -151,34 +152,37 @@ class PackageBuilder:
                 f"camera {job.camera!r} has no footage stored between "
                 f"{to_iso(job.since_us)} and {to_iso(job.until_us)}"
             )
-        (partial / SEGMENTS).mkdir(parents=True, exist_ok=True, mode=0o700)
+        partial.mkdir(parents=True, exist_ok=True, mode=0o700)
         size = sum(s.bytes for s in found)
-        total = size * (2 if job.redacted else 1)
-        self._progress(job, "copying", segments_total=len(found), bytes_total=total)
-        entries, done_bytes = [], 0
-        for number, segment in enumerate(found, 1):
-            name = segment_file(number, segment)
-            self._copy(self.layout.absolute(segment.path), partial / name, segment)
-            done_bytes += segment.bytes
-            entries.append(
-                {
-                    "file": name,
-                    "start": to_iso(segment.start_us),
-                    "end": to_iso(segment.end_us),
-                    "start_us": segment.start_us,
-                    "end_us": segment.end_us,
-                    "bytes": segment.bytes,
-                    "sha256": segment.sha256,
-                    "chain_seq": segment.chain_seq,
-                    "chain": segment.chain,
-                }
-            )
-            self._progress(job, "copying", segments_done=number, bytes_done=done_bytes)
-        fsync_dir(partial / SEGMENTS)
+        entries = [_entry(segment) for segment in found]
         derivative = None
         if job.redacted:
-            derivative = self._derivative(job, partial, found, entries, done_bytes)
+            # The originals stay at the site (held there, if a case needs them kept): the
+            # package names each by its hash and chain link, and carries only what was seen.
+            self._progress(job, "checking", segments_total=len(found), bytes_total=size)
+            for segment in found:
+                self._check(self.layout.absolute(segment.path), segment)
+            derivative = self._derivative(job, partial, found)
+        else:
+            (partial / SEGMENTS).mkdir(exist_ok=True, mode=0o700)
+            self._progress(job, "copying", segments_total=len(found), bytes_total=size)
+            done_bytes = 0
+            for number, (segment, entry) in enumerate(zip(found, entries, strict=True), 1):
+                entry["file"] = segment_file(number, segment)
+                self._copy(self.layout.absolute(segment.path), partial / entry["file"], segment)
+                done_bytes += segment.bytes
+                self._progress(job, "copying", segments_done=number, bytes_done=done_bytes)
+            fsync_dir(partial / SEGMENTS)
         self._seal(job, partial, found, entries, derivative)
+
+    def _check(self, source: Path, segment: Segment) -> None:
+        """The stored segment still has the bytes it was indexed with."""
+        try:
+            intact = sha256_of(source) == segment.sha256
+        except FileNotFoundError:
+            raise _gone(source) from None
+        if not intact:
+            raise _altered(source)
 
     def _copy(self, source: Path, target: Path, segment: Segment) -> None:
         """The segment byte for byte; one already copied by an interrupted run is kept when
@@ -199,36 +203,19 @@ class PackageBuilder:
                 writing.flush()
                 os.fsync(writing.fileno())
         except FileNotFoundError:
-            raise EvidenceError(
-                f"segment {source} is indexed but its file is gone; run "
-                "`vigil audit verify-footage` and export again"
-            ) from None
+            raise _gone(source) from None
         if digest.hexdigest() != segment.sha256:
             temporary.unlink()
-            raise EvidenceError(
-                f"segment {source} no longer matches the SHA-256 recorded when it was indexed; "
-                "it was changed on disk, so it is not exported: report it to the auditor"
-            )
+            raise _altered(source)
         os.replace(temporary, target)
 
-    def _derivative(
-        self,
-        job: Export,
-        partial: Path,
-        found: list[Segment],
-        entries: list[dict[str, Any]],
-        done_bytes: int,
-    ) -> dict[str, Any]:
+    def _derivative(self, job: Export, partial: Path, found: list[Segment]) -> dict[str, Any]:
         target = partial / DERIVATIVE
         redactor = self.redactor()
-        operations = None
         if not target.exists():  # an interrupted run's derivative is made again from the start
             temporary = partial / f"{DERIVATIVE}.part"
-            sources = [
-                Source(partial / e["file"], s.start_us, s.bytes)
-                for e, s in zip(entries, found, strict=True)
-            ]
-            made = [done_bytes]
+            sources = [Source(self.layout.absolute(s.path), s.start_us, s.bytes) for s in found]
+            made = [0]
 
             def progress(segments_done: int, size: int) -> None:
                 made[0] += size
@@ -240,12 +227,12 @@ class PackageBuilder:
             with open(temporary, "rb+") as file:
                 os.fsync(file.fileno())
             os.replace(temporary, target)
-        operations = operations or json.loads((partial / "redaction.json").read_text())
+        operations = json.loads((partial / "redaction.json").read_text())
         return {
             "file": DERIVATIVE,
             "bytes": target.stat().st_size,
             "sha256": sha256_of(target),
-            "from": [e["file"] for e in entries],
+            "from": [s.sha256 for s in found],  # the originals, by their ingest hash
             "operations": operations,
         }
 
@@ -291,6 +278,7 @@ class PackageBuilder:
             "approved_by": job.approved_by,
             "approved": to_iso(job.approved_us) if job.approved_us else None,
             "redacted": job.redacted,
+            "originals_included": not job.redacted,
             "segments": entries,
             "chain_before": None
             if first_seq is None
@@ -319,6 +307,34 @@ class PackageBuilder:
             raise Interrupted
         if not self.store.progress(job.id, phase=phase, **values):
             raise Cancelled(f"export {job.id} was cancelled")
+
+
+def _entry(segment: Segment) -> dict[str, Any]:
+    """An original segment as the manifest lists it."""
+    return {
+        "start": to_iso(segment.start_us),
+        "end": to_iso(segment.end_us),
+        "start_us": segment.start_us,
+        "end_us": segment.end_us,
+        "bytes": segment.bytes,
+        "sha256": segment.sha256,
+        "chain_seq": segment.chain_seq,
+        "chain": segment.chain,
+    }
+
+
+def _gone(source: Path) -> EvidenceError:
+    return EvidenceError(
+        f"segment {source} is indexed but its file is gone; run `vigil audit verify-footage` "
+        "and export again"
+    )
+
+
+def _altered(source: Path) -> EvidenceError:
+    return EvidenceError(
+        f"segment {source} no longer matches the SHA-256 recorded when it was indexed; it was "
+        "changed on disk, so it is not exported: report it to the auditor"
+    )
 
 
 def register_entry(camera: Any) -> dict[str, Any]:

@@ -117,13 +117,13 @@ export async function render(root, { account }) {
       }
     } },
       h("h2", {}, "Export footage for a case"),
-      h("p", {}, "The package holds the original segments, a redacted video (people and faces covered with solid fill), a signed manifest and a verifier anyone can run."),
+      h("p", {}, "The package holds a redacted video (people and faces covered with solid fill), a signed manifest naming the originals by their hashes, and a verifier anyone can run. The originals stay here unless an unredacted export is approved."),
       h("label", { class: "field" }, h("span", {}, "Case"), exportCase),
       h("label", { class: "field" }, h("span", {}, "Camera"), camera),
       h("label", { class: "field" }, h("span", {}, "From"), since),
       h("label", { class: "field" }, h("span", {}, "To"), until),
       h("label", { class: "field" }, h("span", {}, "Reason"), reason),
-      h("label", { class: "field checkbox" }, unredacted, h("span", {}, "Unredacted: the originals only, with no redacted video; a supervisor other than you must approve")),
+      h("label", { class: "field checkbox" }, unredacted, h("span", {}, "Unredacted: the original segments byte for byte, with no redacted video; a supervisor other than you must approve")),
       h("button", { type: "submit" }, "Export"));
     root.append(form);
   }
