@@ -54,8 +54,8 @@ def serve(directory: Path, summary: str, port: int) -> ThreadingHTTPServer:
         summary=html.escape(summary),
         manifest=html.escape(json.dumps(manifest, indent=2)),
     ).encode()
-    originals = [directory / entry["file"] for entry in manifest["segments"]]
     video = directory / DERIVATIVE if manifest["redacted"] else None
+    originals = [] if video else [directory / entry["file"] for entry in manifest["segments"]]
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
