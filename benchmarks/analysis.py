@@ -126,7 +126,8 @@ def write_config(work: Path, inputs: list[Path], cameras: int) -> Path:
         "storage": {"path": str(work / "vigil"), "min_free": "1GB"},
         "api": {"enabled": False},  # what is measured is recording/analysis alone
         "detector": {"model": str(MODEL)},
-        "cameras": {f"cam{n:03d}": {"main": inputs[n % len(inputs)].as_uri(), **camera}
+        "cameras": {f"cam{n:03d}": {"main": inputs[n % len(inputs)].as_uri(),
+                                    "purpose": "benchmark", **camera}
                     for n in range(cameras)},
     }))  # fmt: skip
     return config

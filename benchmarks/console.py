@@ -53,6 +53,7 @@ def write_config(directory: Path, cameras: int, port: int) -> Path:
         "cameras": {
             f"cam{n:03d}": {
                 "main": f"rtsp://10.0.{n // 250}.{n % 250 + 1}/main",
+                "purpose": "benchmark",
                 "site": f"site{n % 20:02d}",
                 "location": [33.3 + (n % 20) * 0.01, 44.3 + n * 0.0005],
             }

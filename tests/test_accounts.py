@@ -356,8 +356,8 @@ def config_file(tmp_path: Path) -> Path:
     path.write_text(
         f"storage: {{path: {tmp_path / 'storage'}}}\n"
         "cameras:\n"
-        '  cam1: {main: "rtsp://127.0.0.1:8554/x", site: north}\n'
-        '  cam2: {main: "rtsp://127.0.0.1:8554/y"}\n'
+        '  cam1: {purpose: testing, main: "rtsp://127.0.0.1:8554/x", site: north}\n'
+        '  cam2: {purpose: testing, main: "rtsp://127.0.0.1:8554/y"}\n'
     )
     return path
 

@@ -77,6 +77,7 @@ def _requests(console: Console) -> dict[tuple[str, str], tuple[str, dict[str, An
     return {
         ("GET", "/healthz"): ("/healthz", {}),
         ("GET", "/"): ("/", {}),
+        ("GET", "/register"): ("/register", {}),
         ("POST", "/api/v1/auth/login"): (
             "/api/v1/auth/login",
             {"json": {"name": "viewer1", "password": PASSWORD}},

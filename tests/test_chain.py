@@ -60,8 +60,8 @@ def test_the_chain_links_every_segment_and_survives_retention(
         previous = segment.chain
     assert verify(engine, "gate").ok
     config = parse_config(
-        f"storage: {{path: '{layout.root}'}}\ncameras:\n  gate: {{main: 'file:///x.mp4', "
-        "retention_days: 2}\n"
+        f"storage: {{path: '{layout.root}'}}\ncameras:\n  gate: {{purpose: testing, "
+        "main: 'file:///x.mp4', retention_days: 2}\n"
     )
     recorded: list[Erasure] = []
     audit_down = [True]

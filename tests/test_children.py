@@ -78,7 +78,7 @@ def test_a_child_whose_supervisor_is_gone_exits_at_once(tmp_path: Path, role: st
     config = tmp_path / "vigil.yaml"
     config.write_text(
         f"storage: {{path: '{tmp_path / 'storage'}'}}\n"
-        "cameras: {gate: {main: 'file:///nowhere.mp4'}}\n"
+        "cameras: {gate: {purpose: testing, main: 'file:///nowhere.mp4'}}\n"
     )
     args = ("gate",) if role == "camera" else ()
     command = Child(role, role, args).command(config)
@@ -92,7 +92,7 @@ def offline_camera_config(tmp_path: Path) -> Path:
     config = tmp_path / "vigil.yaml"
     config.write_text(
         f"storage: {{path: '{tmp_path / 'storage'}'}}\n"
-        "cameras: {gate: {main: 'file:///nowhere.mp4'}}\n"
+        "cameras: {gate: {purpose: testing, main: 'file:///nowhere.mp4'}}\n"
     )
     Layout(tmp_path / "storage").create()
     migrate(connect(load_config(config).database_url()))  # as the supervisor does first

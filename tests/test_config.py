@@ -24,6 +24,7 @@ cameras:
     location: [34.5281, 69.1723]
     retention_days: 30
     enabled: true
+    purpose: the market's north gate, against intrusion
 """
 
 
@@ -55,12 +56,13 @@ def test_the_issue_example_is_valid(tmp_path: Path) -> None:
         (GOOD.replace("    enabled: true", "    enabeld: true"), "cameras.gate-north.enabeld (line 11): unknown key"),
         (GOOD.replace("rtsp://user:pass@10.0.0.5:554/stream1", "http://10.0.0.5/x"), "cameras.gate-north.main (line 6)"),
         (GOOD.replace("retention_days: 30", "retention_days: -3"), "cameras.gate-north.retention_days (line 10): Input should be greater than 0"),
-        (GOOD + "  gate-north:\n    main: rtsp://10.0.0.6/s\n", "cameras.gate-north (line 12): duplicate key, first defined on line 5"),
+        (GOOD + "  gate-north:\n    main: rtsp://10.0.0.6/s\n", "cameras.gate-north (line 13): duplicate key, first defined on line 5"),
         (GOOD.replace("min_free: 10%", "min_free: lots"), "storage.min_free (line 3): 'lots' is not a size"),
         (GOOD.replace("gate-north:", "Gate North:"), "cameras.Gate North (line 5): camera name"),
         (GOOD.replace("554/stream1", "5x4/stream1"), "cameras.gate-north.main (line 6)"),
+        (GOOD.replace("    purpose: the market's north gate, against intrusion\n", ""), "cameras.gate-north (line 5): purpose is missing: say why this camera records"),
     ],
-    ids=["unknown-key", "bad-scheme", "negative-retention", "duplicate-camera", "bad-size", "bad-name", "bad-port"],
+    ids=["unknown-key", "bad-scheme", "negative-retention", "duplicate-camera", "bad-size", "bad-name", "bad-port", "no-purpose"],
 )  # fmt: skip
 def test_bad_config_names_key_path_and_line(tmp_path: Path, text: str, expected: str) -> None:
     result = check(tmp_path, text)
@@ -80,7 +82,9 @@ def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_sizes_and_defaults() -> None:
-    config = parse_config("storage: {min_free: 20GB}\ncameras: {a: {main: 'file:///x.mp4'}}")
+    config = parse_config(
+        "storage: {min_free: 20GB}\ncameras: {a: {purpose: testing, main: 'file:///x.mp4'}}"
+    )
     assert config.storage.min_free.floor_bytes(10**15) == 20 * 10**9
     assert config.record_for("a").segment_seconds == 10.0
     assert config.transport("a") == "tcp"
@@ -93,8 +97,8 @@ def test_a_camera_record_block_mirrors_the_global_one() -> None:
     config = parse_config(
         "record: {segment_seconds: 4, pre_seconds: 8}\n"
         "cameras:\n"
-        "  a: {main: 'file:///a.mp4', record: {mode: events, segment_seconds: 6}}\n"
-        "  b: {main: 'file:///b.mp4'}\n"
+        "  a: {purpose: testing, main: 'file:///a.mp4', record: {mode: events, segment_seconds: 6}}\n"
+        "  b: {purpose: testing, main: 'file:///b.mp4'}\n"
     )
     a, b = config.record_for("a"), config.record_for("b")
     assert (a.segment_seconds, a.mode, a.pre_seconds, a.post_seconds) == (6, "events", 8, 5)
@@ -102,7 +106,7 @@ def test_a_camera_record_block_mirrors_the_global_one() -> None:
     assert config.record_for("gone") == config.record  # footage of a removed camera
     assert config.record.mode == "continuous"  # the global block takes every field too
     with pytest.raises(ConfigError) as caught:
-        parse_config("cameras: {a: {main: 'file:///a.mp4', segment_seconds: 5}}")
+        parse_config("cameras: {a: {purpose: testing, main: 'file:///a.mp4', segment_seconds: 5}}")
     assert "cameras.a" in str(caught.value)
     assert "record: {segment_seconds: N}" in str(caught.value)
 
@@ -111,5 +115,5 @@ def test_credentials_are_redacted() -> None:
     assert redact_url("rtsp://admin:s3cret@10.0.0.5:554/s") == "rtsp://***@10.0.0.5:554/s"
     assert redact_url("rtsp://10.0.0.5/s") == "rtsp://10.0.0.5/s"
     with pytest.raises(ConfigError) as caught:
-        parse_config("cameras: {a: {main: 'ftp://admin:s3cret@h/x'}}")
+        parse_config("cameras: {a: {purpose: testing, main: 'ftp://admin:s3cret@h/x'}}")
     assert "s3cret" not in str(caught.value)

@@ -147,6 +147,7 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     server = rtsp_server({"hall": camera_clip, "yard": camera_clip})
     vigil = vigil_factory(
         {"hall": {"main": server.url("hall"), "site": "north", "location": [51.501, -0.142],
+                  "purpose": "the hall of the ministry, against theft",
                   "analysis": {"fps": 3},
                   "zones": {"floor": {"polygon": WHOLE_PICTURE,
                                       "intrusion": {"objects": ["person"]}}}},
@@ -334,6 +335,18 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     assert auditor.locator("table.audit").count() == 0
     assert not auditor_errors
     auditor.close()
+
+    # Anyone, signed in or not, reads the public register: purposes, and no way to footage.
+    public, public_errors = new_page(browser)
+    public.goto(f"{url}register")
+    public.locator("table#register").get_by_text(
+        "the hall of the ministry, against theft"
+    ).wait_for()
+    assert public.locator("video, img, a").count() == 0
+    assert "rtsp://" not in public.content()
+    shot(public, "13-register")
+    assert not public_errors
+    public.close()
     assert_audited(vigil)
 
 

@@ -143,6 +143,7 @@ def test_the_configuration_an_admin_reads_holds_no_secret(tmp_path: Path) -> Non
         cameras:
           gate:
             main: rtsp://admin:{SECRET}@10.0.0.5/main
+            purpose: testing
             sub: rtsp://10.0.0.5/sub?user=admin&password={SECRET}
         """
     )
@@ -169,7 +170,8 @@ def test_the_configuration_an_admin_reads_holds_no_secret(tmp_path: Path) -> Non
 def refused_vigil(
     tmp_path_factory: pytest.TempPathFactory, refusing_camera: RefusingCamera
 ) -> Iterator[tuple[Vigil, str]]:
-    cameras = {f"door{n}": {"main": url} for n, url in enumerate(refusing_camera.urls())}
+    cameras = {f"door{n}": {"main": url, "purpose": "testing"}
+               for n, url in enumerate(refusing_camera.urls())}  # fmt: skip
     vigil = Vigil(
         tmp_path_factory.mktemp("refused"), cameras, api={"enabled": True, "port": free_port()}
     )

@@ -42,8 +42,9 @@ def layout(tmp_path: Path) -> Layout:
 def config_for(layout: Layout, retention_days: float) -> VigilConfig:
     return parse_config(
         f"storage: {{path: '{layout.root}', min_free: '0%'}}\nrecord: {{segment_seconds: 2}}\n"
-        f"cameras:\n  gate: {{main: 'file:///x.mp4', retention_days: {retention_days}}}\n"
-        f"  yard: {{main: 'file:///y.mp4', retention_days: {retention_days}}}\n"
+        "cameras:\n"
+        f"  gate: {{purpose: testing, main: 'file:///x.mp4', retention_days: {retention_days}}}\n"
+        f"  yard: {{purpose: testing, main: 'file:///y.mp4', retention_days: {retention_days}}}\n"
     )
 
 

@@ -238,7 +238,7 @@ def test_playback_finds_the_event_recording(
     assert store.segments_for(still, 0, 0)[-1] == segments[-1]
 
     config = parse_config(
-        f"storage: {{path: '{layout.root}'}}\ncameras:\n  gate: {{main: 'file:///x.mp4'}}\n"
+        f"storage: {{path: '{layout.root}'}}\ncameras:\n  gate: {{purpose: testing, main: 'file:///x.mp4'}}\n"
     )
     [report] = list_events(config, engine, camera="gate", type="intrusion")
     assert report["id"] == new.id and report["end"].endswith("Z")
@@ -265,7 +265,7 @@ def test_every_consumer_renders_an_event_the_same_way(
     assert stored is not None
     mqtt = event_json(new)
     config = parse_config(
-        f"storage: {{path: '{layout.root}'}}\ncameras:\n  gate: {{main: 'file:///x.mp4'}}\n"
+        f"storage: {{path: '{layout.root}'}}\ncameras:\n  gate: {{purpose: testing, main: 'file:///x.mp4'}}\n"
     )
     [listed] = list_events(config, engine, camera="gate")
     api = api_event_json(stored, None)

@@ -152,8 +152,9 @@ def test_interrupted_deletion_is_finished(engine: Engine, layout: Layout, clip: 
 def config_for(layout: Layout, min_free: str = "0%", retention: float = 30) -> object:
     return parse_config(
         f"storage: {{path: '{layout.root}', min_free: '{min_free}'}}\n"
-        f"cameras:\n  gate: {{main: 'file:///x.mp4', retention_days: {retention}}}\n"
-        f"  yard: {{main: 'file:///y.mp4', retention_days: {retention}}}\n"
+        "cameras:\n"
+        f"  gate: {{purpose: testing, main: 'file:///x.mp4', retention_days: {retention}}}\n"
+        f"  yard: {{purpose: testing, main: 'file:///y.mp4', retention_days: {retention}}}\n"
     )
 
 

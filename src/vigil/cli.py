@@ -83,6 +83,21 @@ def config_check(file: Annotated[Path, typer.Argument(help="The YAML configurati
     typer.echo(f"{file}: ok ({len(loaded.cameras)} camera(s))")
 
 
+@app.command("register")
+def public_register(
+    config: ConfigOption,
+    format: Annotated[str, typer.Option(help="html, json or csv")] = "html",
+) -> None:
+    """The public camera register (what GET /register serves): every camera's site, place,
+    purpose, legal basis, operator, signage, retention and analytics; no video, no address."""
+    from vigil.oversight import register
+
+    render = {"html": register.as_html, "json": register.as_json, "csv": register.as_csv}
+    if format not in render:
+        raise fail(VigilError(f"--format {format!r}: use html, json or csv"))
+    typer.echo(render[format](load(config)), nl=False)
+
+
 @app.command()
 def status(config: ConfigOption, as_json: JsonOption = False) -> None:
     """Per camera: state, last packet, fps, bitrate, segments, bytes, oldest and newest."""

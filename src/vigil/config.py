@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from vigil.boundary import refused
 from vigil.errors import ConfigError
 from vigil.redact import redact_url
 from vigil.settings.analytics import CameraAnalytics
@@ -167,6 +168,12 @@ class CameraConfig(CameraAnalytics):
     sub: str | None = None
     site: str | None = None
     location: tuple[float, float] | None = None
+    # The public register (vigil register, GET /register) publishes these, so the people
+    # under the camera can learn why it records, on what basis and who answers for it.
+    purpose: str = Field(min_length=3, max_length=500, pattern=r"^[^\x00-\x1f]*$")
+    legal_basis: str | None = Field(None, max_length=500)
+    operator: str | None = Field(None, max_length=200)
+    signage: bool | None = None  # whether signs tell the public the camera is there
     retention_days: float = Field(30.0, gt=0)
     enabled: bool = True
     transport: Literal["tcp", "udp"] | None = None
@@ -175,6 +182,11 @@ class CameraConfig(CameraAnalytics):
     @model_validator(mode="before")
     @classmethod
     def _moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("purpose"):
+            raise ValueError(
+                'purpose is missing: say why this camera records (e.g. purpose: "entrance of '
+                'the ministry, against intrusion"); the public register publishes it'
+            )
         if isinstance(data, dict) and "segment_seconds" in data:
             raise ValueError(
                 "segment_seconds has moved into the camera's record block: write "
@@ -255,6 +267,24 @@ class VigilConfig(Strict):
         return self.cameras[camera].transport or self.ingest.transport
 
 
+def _outside_the_boundary(node: yaml.Node, path: tuple[str, ...], problems: list[str]) -> None:
+    """Keys that ask for what Vigil never does (vigil.boundary) are refused by name."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = str(key.value)
+            where = ".".join((*path, name))
+            if capability := refused(name):
+                problems.append(
+                    f"{where} (line {key.start_mark.line + 1}): Vigil does not provide "
+                    f"{capability}, by design and under no option; remove the key (README, "
+                    "What Vigil will not do)"
+                )
+            _outside_the_boundary(value, (*path, name), problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _outside_the_boundary(item, (*path, str(index)), problems)
+
+
 def _duplicate_keys(node: yaml.Node, path: tuple[str, ...], problems: list[str]) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
@@ -308,6 +338,7 @@ def parse_config(text: str, source: str = "<config>") -> VigilConfig:
     problems: list[str] = []
     if root is not None:
         _duplicate_keys(root, (), problems)
+        _outside_the_boundary(root, (), problems)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -323,6 +354,8 @@ def parse_config(text: str, source: str = "<config>") -> VigilConfig:
                 at = f" (line {line})" if line else ""
                 message = error["msg"].removeprefix("Value error, ")
                 if error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+                    if loc and refused(str(loc[-1])):
+                        continue  # said already: outside the boundary
                     message = "unknown key; check its spelling against the README"
                 problems.append(f"{where}{at}: {message}")
         else:

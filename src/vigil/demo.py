@@ -71,6 +71,8 @@ def demo_config(home: Path) -> Path:
                     "demo": {
                         "main": clip.resolve().as_uri(),
                         "site": "demo",
+                        "purpose": "a demonstration camera: recorded footage of a plaza",
+                        "operator": "whoever runs this demonstration",
                         "location": [33.3128, 44.3615],
                         "retention_days": 1,
                         # People crossing the lower half raise intrusion events for the console.

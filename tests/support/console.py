@@ -52,11 +52,16 @@ def console_config(directory: Path, url: str | None = None) -> str:
         "cameras": {
             "gate": {
                 "main": "rtsp://127.0.0.1:1/gate",
+                "purpose": "the north gate, against intrusion",
+                "legal_basis": "Public Security Act, art. 12",
+                "operator": "City Police, north division",
+                "signage": True,
                 "site": "north",
                 "location": [33.31, 44.36],
             },
             "market": {
                 "main": "rtsp://127.0.0.1:1/market",
+                "purpose": "the south market",
                 "site": "south",
                 "location": [33.30, 44.40],
             },

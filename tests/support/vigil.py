@@ -53,7 +53,9 @@ class Vigil:
             "record": {"segment_seconds": 2},
             "ingest": {"stall_timeout": 5, "backoff_max": 2},
             "api": {"enabled": False},  # a test that needs the console turns it on
-            "cameras": cameras,
+            "cameras": {
+                name: {"purpose": "testing Vigil", **camera} for name, camera in cameras.items()
+            },
         }
         for key, value in sections.items():
             document[key] = {**document.get(key, {}), **value}

@@ -38,6 +38,8 @@ def allow(*roles: Role, reason: bool = False, audit: str | None = None) -> Rule:
 ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/"): PUBLIC,  # the console's page; it holds no data
+    # The public camera register: places, purposes and rules, never footage or addresses.
+    ("GET", "/register"): PUBLIC,
     ("POST", "/api/v1/auth/login"): Rule(None, audit="login"),
     ("POST", "/api/v1/auth/logout"): Rule(frozenset(), audit="logout"),
     ("GET", "/api/v1/auth/me"): SIGNED_IN,

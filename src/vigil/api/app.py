@@ -25,6 +25,7 @@ from vigil.api.routes import (
     exports,
     health,
     playback,
+    register,
 )
 from vigil.api.security import EnforcedRoute
 from vigil.errors import AuditError
@@ -77,7 +78,8 @@ def create_app(context: ApiContext) -> FastAPI:
     app.router.route_class = EnforcedRoute
     app.state.context = context
     app.add_middleware(SecurityHeaders, tile_url=context.config.api.tile_url)
-    for module in (health, auth, cameras, playback, events, cases, exports, admin, audit):
+    for module in (health, register, auth, cameras, playback, events, cases, exports, admin,
+                   audit):  # fmt: skip
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
