@@ -7,6 +7,7 @@ may override, cameras keyed by name.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     Field,
     IPvAnyNetwork,
     ValidationError,
@@ -242,6 +244,24 @@ class EvidenceConfig(Strict):
         return self
 
 
+# The account roles (vigil.accounts.roles.Role, which a test holds equal to this).
+RoleName = Literal["viewer", "investigator", "admin", "auditor", "supervisor"]
+# Unless configured: a viewer watches live only; every other role, the camera's retention.
+DEFAULT_LOOKBACK_DAYS: dict[str, float | None] = {"viewer": 0.0}
+
+
+class RoleSettings(Strict):
+    """What an account's role allows beyond the access table."""
+
+    lookback_days: float | None = Field(
+        None,
+        ge=0,
+        validation_alias=AliasChoices("lookback_days", "lookback"),
+        description="how far back footage may be watched, in days; 0: live only; null: the "
+        "camera's whole retention",
+    )
+
+
 class VigilConfig(Strict):
     storage: StorageConfig = StorageConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -252,7 +272,20 @@ class VigilConfig(Strict):
     audit: AuditConfig = AuditConfig()
     evidence: EvidenceConfig = EvidenceConfig()
     detector: DetectorSettings = DetectorSettings()
+    roles: dict[RoleName, RoleSettings] = Field(default_factory=dict)
     cameras: dict[CameraName, CameraConfig] = Field(default_factory=dict)
+
+    def lookback_days(self, roles: Iterable[str]) -> float | None:
+        """How far back an account holding `roles` may look: the furthest any of them may
+        (None: no limit but retention)."""
+        days = [
+            self.roles[role].lookback_days if role in self.roles
+            else DEFAULT_LOOKBACK_DAYS.get(role)
+            for role in roles
+        ]  # fmt: skip
+        if not days or None in days:
+            return None if days else 0.0
+        return max(d for d in days if d is not None)
 
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{Layout(self.storage.path).database}"

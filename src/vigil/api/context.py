@@ -22,7 +22,7 @@ from vigil.audit import AuditLog, AuditRecord
 from vigil.config import CameraConfig, VigilConfig
 from vigil.errors import AuditError
 from vigil.storage.layout import Layout
-from vigil.timeutil import US, now_us
+from vigil.timeutil import DAY_US, US, now_us, to_iso
 
 log = logging.getLogger(__name__)
 CASE = re.compile(r"^[\w./:#-]{1,64}$")
@@ -149,6 +149,30 @@ class ApiContext:
             self.refuse(request, route_action(request), "denied", [name], why="scope")
             raise HTTPException(404, f"camera {name!r} not found")
         return self.config.cameras[name]
+
+    def lookback_horizon(self, request: Request) -> int | None:
+        """The oldest moment (µs) the account's roles may see footage of (the configuration's
+        roles.<role>.lookback_days); None: as far back as retention keeps it."""
+        user = caller_of(request).user
+        days = self.config.lookback_days(user.roles if user else [])
+        return None if days is None else now_us() - int(days * DAY_US)
+
+    def within_lookback(self, request: Request, cameras: list[str], since_us: int) -> None:
+        """Refuse footage older than the account may look back to (403), audited as denied,
+        even when retention still keeps it."""
+        horizon = self.lookback_horizon(request)
+        if horizon is None or since_us >= horizon:
+            return
+        user = caller_of(request).user
+        days = self.config.lookback_days(user.roles if user else [])
+        self.refuse(request, route_action(request), "denied", cameras, why="lookback",
+                    lookback_days=days)  # fmt: skip
+        raise HTTPException(
+            403,
+            f"footage before {to_iso(horizon)} is beyond your lookback of {days:g} days (the "
+            "roles section of the configuration); ask an account whose role may look further "
+            "back",
+        )
 
     def visible_cameras(self, request: Request) -> list[str]:
         user = caller_of(request).user

@@ -84,6 +84,10 @@ def search(
     if site is not None:
         cameras = {n for n in cameras if context.config.cameras[n].site == site}
     since_us, until_us = time_range(since, until, default_s=24 * 3600)
+    horizon = context.lookback_horizon(request)
+    if horizon is not None and until_us <= horizon:
+        context.within_lookback(request, sorted(cameras), since_us)
+    since_us = since_us if horizon is None else max(since_us, horizon)  # older: not searched
     filters = {
         k: v
         for k, v in (("site", site), ("type", type), ("label", label), ("zone", zone))
@@ -116,6 +120,7 @@ def get_event(event_id: EventId, request: Request) -> dict[str, Any]:
     """One event with its review."""
     context = context_of(request)
     event = _event(request, event_id)
+    context.within_lookback(request, [event.camera], event.start_us)
     context.audit(
         request, "event.view", "ok", [event.camera], event.start_us, event.end_us, event=event_id
     )
@@ -127,6 +132,7 @@ def snapshot(event_id: EventId, request: Request, clean: bool = False) -> FileRe
     """The event's best picture, with its box drawn (or clean=true for the picture alone)."""
     context = context_of(request)
     event = _event(request, event_id)
+    context.within_lookback(request, [event.camera], event.start_us)
     path = event.clean_snapshot if clean else event.snapshot
     context.audit(
         request,

@@ -54,6 +54,7 @@ def _visible(request: Request, export_id: int) -> Export:
 
 
 def _package(request: Request, job: Export) -> Path:
+    context_of(request).within_lookback(request, [job.camera], job.since_us)
     if job.state != "complete" or job.package is None:
         raise HTTPException(409, f"export {job.id} is {job.state}, not complete: no package yet")
     path = context_of(request).layout.exports / job.package
@@ -82,6 +83,7 @@ def request_export(body: ExportBody, request: Request) -> dict[str, Any]:
     context.camera(request, body.camera)
     since_us, until_us = moment(body.since, "since"), moment(body.until, "until")
     assert since_us is not None and until_us is not None  # the body requires both
+    context.within_lookback(request, [body.camera], since_us)
     try:
         job = ExportStore(context.engine).request(
             body.case,

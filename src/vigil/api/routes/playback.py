@@ -37,6 +37,7 @@ def recordings(
     context = context_of(request)
     context.camera(request, camera)
     since_us, until_us = time_range(since, until)
+    context.within_lookback(request, [camera], since_us)
     context.audit(request, "recordings.list", "ok", [camera], since_us, until_us)
     found = _playable(request, camera, since_us, until_us)
     store = EventStore(context.engine, context.layout.snapshots)
@@ -80,6 +81,7 @@ def hls_playlist(
     context = context_of(request)
     context.camera(request, camera)
     since_us, until_us = time_range(since, until)
+    context.within_lookback(request, [camera], since_us)
     found = _playable(request, camera, since_us, until_us)
     seq = context.audit(
         request,
@@ -146,6 +148,7 @@ def mp4(
     context = context_of(request)
     context.camera(request, camera)
     since_us, until_us = time_range(since, until)
+    context.within_lookback(request, [camera], since_us)
     found = _playable(request, camera, since_us, until_us)
     if not found:
         context.audit(request, "playback", "empty", [camera], since_us, until_us, format="mp4")
