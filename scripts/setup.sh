@@ -4,10 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-run_packages=(ffmpeg opencv-doc python3-venv python3-pip)
+run_packages=(ffmpeg opencv-doc python3-venv python3-pip chromium fonts-dejavu-core)
 test_packages=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
-  gstreamer1.0-libav postgresql util-linux mosquitto chromium fonts-dejavu-core)
+  gstreamer1.0-libav postgresql util-linux mosquitto)
 
 packages=("${run_packages[@]}")
 [ "${1:-run}" = test ] && packages+=("${test_packages[@]}")

@@ -166,6 +166,7 @@ def _requests(console: Console) -> dict[tuple[str, str], tuple[str, dict[str, An
         ("POST", "/api/v1/users/{user}/disable"): ("/api/v1/users/spare/disable", {}),
         ("GET", "/api/v1/audit"): ("/api/v1/audit", {}),
         ("GET", "/api/v1/audit/verify"): ("/api/v1/audit/verify", {}),
+        ("GET", "/api/v1/audit/report"): ("/api/v1/audit/report", {}),
     }
 
 

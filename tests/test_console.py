@@ -328,6 +328,14 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     auditor.click("button.verify")
     auditor.get_by_text("The audit trail is intact").wait_for(timeout=15_000)
     shot(auditor, "12-audit")
+    with auditor.context.expect_page() as opening:
+        auditor.click("form.transparency button[type=submit]")
+    report = opening.value
+    report.locator("h1").get_by_text("Vigil transparency report").wait_for(timeout=30_000)
+    assert report.locator("svg rect").count() > 0, "the accesses chart is drawn"
+    assert "The audit trail verifies" in report.content()
+    shot(report, "12b-transparency-report")
+    report.close()
     auditor.click("#who button:has-text('Sign out')")
     auditor.locator("form#signin").get_by_text("Signed out.").wait_for()
     auditor.reload()

@@ -18,6 +18,7 @@ from vigil.config import VigilConfig
 from vigil.errors import VigilError
 from vigil.export.cli import export_app
 from vigil.logs import setup_logging
+from vigil.oversight.cli import report_app
 from vigil.settings.detector import DetectorSettings
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import PRIVATE_UMASK, Layout
@@ -32,6 +33,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(case_app, name="case")
 app.add_typer(export_app, name="export")
+app.add_typer(report_app, name="report")
 
 
 def _known_camera(config: VigilConfig, camera: str | None, path: Path) -> str:

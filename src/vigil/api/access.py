@@ -103,6 +103,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/users"): allow(ADMIN, audit="user.add"),
     ("POST", "/api/v1/users/{user}/disable"): allow(ADMIN, audit="user.disable"),
     ("GET", "/api/v1/audit"): allow(AUDITOR, audit="audit.read"),
+    ("GET", "/api/v1/audit/report"): allow(AUDITOR, audit="report.transparency"),
     ("GET", "/api/v1/audit/verify"): allow(AUDITOR, audit="audit.verify"),
 }
 

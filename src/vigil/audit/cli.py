@@ -25,7 +25,11 @@ audit_app = typer.Typer(
 TimeOption = Annotated[str | None, typer.Option(help="ISO 8601 time (UTC if no zone).")]
 
 
-def _public_keys(config: VigilConfig, paths: list[Path] | None) -> list[Ed25519PublicKey] | None:
+def site_public_keys(
+    config: VigilConfig, paths: list[Path] | None = None
+) -> list[Ed25519PublicKey] | None:
+    """The keys signatures are checked with: those given, else the site's own (None: the site
+    has no key yet, so signatures cannot be checked)."""
     if paths:
         return [load_public_key(path) for path in paths]
     site_key = signing_key_path(config)
@@ -55,7 +59,7 @@ def verify(
     Exit 0 if the trail is intact, or 1 naming the first bad record."""
     loaded = load(config)
     try:
-        report = verify_trail(open_database(loaded), _public_keys(loaded, public_key))
+        report = verify_trail(open_database(loaded), site_public_keys(loaded, public_key))
     except VigilError as exc:
         raise fail(exc) from None
     first = report.first_problem
@@ -182,7 +186,7 @@ def check_proof(
     except (OSError, ValueError) as exc:
         raise fail(VigilError(f"{proof}: cannot read a JSON proof ({exc})")) from None
     try:
-        keys = _public_keys(loaded, public_key)
+        keys = site_public_keys(loaded, public_key)
         if not keys:
             raise VigilError("no public key: pass the site's key with --public-key")
         typer.echo(proofs.check(document, keys))

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
 
 from vigil.api.context import context_of
 from vigil.api.params import MAX_ID, NO_NUL, Since, Until, moment
 from vigil.api.security import EnforcedRoute
 from vigil.audit import read_records, verify
-from vigil.timeutil import to_iso
+from vigil.oversight.report import transparency
+from vigil.oversight.report_html import render
+from vigil.timeutil import DAY_US, now_us, to_iso
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], route_class=EnforcedRoute)
 
@@ -67,6 +70,24 @@ def audit_records(
             for e in entries
         ]
     }
+
+
+@router.get("/report", response_model=None)
+def transparency_report(
+    request: Request,
+    since: Since = None,
+    until: Until = None,
+    format: Annotated[str, Query(pattern="^(html|json)$")] = "html",
+) -> dict[str, Any] | HTMLResponse:
+    """The transparency report over [since, until) (default: the last 30 days), made from the
+    audit trail and the register alone (`vigil report transparency` also writes PDF)."""
+    context = context_of(request)
+    until_us = moment(until, "until") or now_us()
+    since_us = moment(since, "since") or until_us - 30 * DAY_US
+    context.audit(request, "report.transparency", "ok", since_us=since_us, until_us=until_us)
+    report = transparency(context.config, context.engine, since_us, until_us,
+                          [context.audit_log.public_key])  # fmt: skip
+    return report if format == "json" else HTMLResponse(render(report))
 
 
 @router.get("/verify")

@@ -1,7 +1,7 @@
 // The audit trail (auditors): who looked at what, when and why, and a check of its hash chain.
 
-import { get } from "../api.js";
-import { clear, errorText, h, localTime, notice, parseTime, table } from "../dom.js";
+import { get, withQuery } from "../api.js";
+import { clear, errorText, fromLocalInput, h, iso, localTime, notice, parseTime, table, timeInput } from "../dom.js";
 
 const PAGE = 200;
 const HEADINGS = ["#", "When", "Who", "Role", "Action", "Outcome", "Cameras", "Footage time"]
@@ -67,6 +67,23 @@ export async function render(root) {
     }
   }
 
+  // The transparency report: made by the server from the trail and the register alone.
+  const now = Date.now();
+  const reportSince = timeInput("report_since", now - 30 * 86400_000);
+  const reportUntil = timeInput("report_until", now);
+  const reportLink = (format) => withQuery("/api/v1/audit/report", {
+    since: iso(fromLocalInput(reportSince.value)), until: iso(fromLocalInput(reportUntil.value)), format });
+  const report = h("form", { class: "card transparency", onsubmit: (event) => {
+    event.preventDefault();
+    window.open(reportLink("html"), "_blank", "noopener");
+  } },
+    h("h2", {}, "Transparency report"),
+    h("p", {}, "Accesses, reasons by case, holds, exports and their approvers, mask lifts, refusals and retention erasures over a period, and whether the trail verifies. For PDF, print it, or run vigil report transparency --format pdf."),
+    h("label", { class: "field" }, h("span", {}, "From"), reportSince),
+    h("label", { class: "field" }, h("span", {}, "To"), reportUntil),
+    h("button", { type: "submit" }, "Open the report"),
+    h("button", { type: "button", class: "secondary", onclick: () => { location.href = reportLink("json"); } }, "JSON"));
+
   more.addEventListener("click", () => load(false));
   root.append(
     h("h1", {}, "Audit trail"),
@@ -88,6 +105,7 @@ export async function render(root) {
     verdict,
     h("div", { class: "table-wrap" }, table(HEADINGS, body, { class: "audit" })),
     more,
+    report,
   );
   await load(true);
   return null;
