@@ -167,6 +167,7 @@ def _requests(console: Console) -> dict[tuple[str, str], tuple[str, dict[str, An
         ("GET", "/api/v1/audit"): ("/api/v1/audit", {}),
         ("GET", "/api/v1/audit/verify"): ("/api/v1/audit/verify", {}),
         ("GET", "/api/v1/audit/report"): ("/api/v1/audit/report", {}),
+        ("GET", "/api/v1/audit/checkpoints"): ("/api/v1/audit/checkpoints", {}),
     }
 
 

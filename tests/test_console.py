@@ -26,6 +26,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from support.assets import MODEL, needs
 from support.fixtures import RtspServerFactory, free_port
 from support.vigil import Vigil, VigilFactory, wait_for
+from vigil.accounts.sessions import Tokens
 from vigil.accounts.store import Accounts
 from vigil.audit import read_records
 from vigil.storage.database import connect, migrate
@@ -86,8 +87,12 @@ def new_page(browser: Browser, width: int = 1280) -> tuple[Page, list[str]]:
     page.on("pageerror", lambda error: errors.append(str(error)))
     # Refused requests are logged by the browser as errors too; those are expected (401 before
     # signing in), so only what the scripts themselves report counts.
-    page.on("console", lambda m: m.type == "error" and not m.text.startswith("Failed to load")
-            and errors.append(m.text))  # fmt: skip
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error" and not m.text.startswith("Failed to load") and errors.append(m.text)
+        ),
+    )
     return page, errors
 
 
@@ -146,17 +151,25 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
 ) -> None:
     server = rtsp_server({"hall": camera_clip, "yard": camera_clip})
     vigil = vigil_factory(
-        {"hall": {"main": server.url("hall"), "site": "north", "location": [51.501, -0.142],
-                  "purpose": "the hall of the ministry, against theft",
-                  "analysis": {"fps": 3},
-                  "zones": {"floor": {"polygon": WHOLE_PICTURE,
-                                      "intrusion": {"objects": ["person"]}}}},
-         "yard": {"main": server.url("yard"), "site": "south", "location": [51.498, -0.135]}},
+        {
+            "hall": {
+                "main": server.url("hall"),
+                "site": "north",
+                "location": [51.501, -0.142],
+                "purpose": "the hall of the ministry, against theft",
+                "analysis": {"fps": 3},
+                "zones": {
+                    "floor": {"polygon": WHOLE_PICTURE, "intrusion": {"objects": ["person"]}}
+                },
+            },
+            "yard": {"main": server.url("yard"), "site": "south", "location": [51.498, -0.135]},
+        },
         detector={"model": str(MODEL)},
         api={"enabled": True, "port": free_port()},
-    )  # fmt: skip
-    add_accounts(vigil, {"inv": ["investigator", "viewer"], "aud": ["auditor"],
-                         "sup": ["supervisor"]})  # fmt: skip
+    )
+    add_accounts(
+        vigil, {"inv": ["investigator", "viewer"], "aud": ["auditor"], "sup": ["supervisor"]}
+    )
     vigil.start()
     url = console(vigil)
     vigil.wait_state("hall", "online", timeout=60)
@@ -229,8 +242,9 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     page.goto(f"{url}#/playback?camera=hall&at={to_iso(first)}")
     page.locator("svg.timeline rect.span").first.wait_for()
     playing = "video.playback"
-    page.wait_for_function(video_js(playing, "v.videoWidth > 0 && v.currentTime > 0"),
-                           timeout=30_000)  # fmt: skip
+    page.wait_for_function(
+        video_js(playing, "v.videoWidth > 0 && v.currentTime > 0"), timeout=30_000
+    )
     page.evaluate(f"document.querySelector({playing!r}).playbackRate = 16")
     # The wall clock shown under the picture reaches a minute after the first frame recorded.
     minute_later = first // 1000 + 60_000
@@ -257,8 +271,10 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     asking = page.locator("form.request-hold")
     asking.locator("input[name=case]").fill(CASE)
     asking.locator("select[name=camera]").select_option("hall")
-    local = "(ms) => { const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000); " \
-            "return d.toISOString().slice(0, 19); }"  # fmt: skip
+    local = (
+        "(ms) => { const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000); "
+        "return d.toISOString().slice(0, 19); }"
+    )
     for name, at in (("since", first), ("until", first + 20 * US)):
         value = page.evaluate(f"({local})({at // 1000})")
         asking.locator(f"input[name={name}]").fill(value)
@@ -297,8 +313,9 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     exporting.locator("button[type=submit]").click()
     page.locator("table.exports tr[data-state=complete]").wait_for(timeout=180_000)
     page.locator("table.exports tr[data-state=complete] button[data-action=open]").click()
-    page.wait_for_function(video_js("video.package-video", "v.videoWidth > 0 && v.currentTime > 0"),
-                           timeout=30_000)  # fmt: skip
+    page.wait_for_function(
+        video_js("video.package-video", "v.videoWidth > 0 && v.currentTime > 0"), timeout=30_000
+    )
     assert '"redacted": true' in page.locator("pre.manifest").inner_text()
     shot(page, "10-export-package")
     with page.expect_download() as downloading:
@@ -344,6 +361,8 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     assert not auditor_errors
     auditor.close()
 
+    assert_witnessed(vigil, url)
+
     # Anyone, signed in or not, reads the public register: purposes, and no way to footage.
     public, public_errors = new_page(browser)
     public.goto(f"{url}register")
@@ -386,8 +405,9 @@ def assert_package_plays(browser: Browser, archive: Path) -> None:
                 break
         page, errors = new_page(browser)
         page.goto(f"http://127.0.0.1:{port}/")
-        page.wait_for_function(video_js("#video", "v.videoWidth > 0 && v.currentTime > 0.5"),
-                               timeout=30_000)  # fmt: skip
+        page.wait_for_function(
+            video_js("#video", "v.videoWidth > 0 && v.currentTime > 0.5"), timeout=30_000
+        )
         assert "VERIFIED export" in page.locator("#summary").inner_text()
         assert '"redacted": true' in page.locator("#manifest").inner_text()
         shot(page, "10b-export-play")
@@ -398,14 +418,62 @@ def assert_package_plays(browser: Browser, archive: Path) -> None:
         player.wait(timeout=10)
 
 
+def assert_witnessed(vigil: Vigil, url: str) -> None:
+    """An outside witness, with a token of a witness account, collects the site's signed
+    checkpoints over HTTP and finds each consistent with what it saw before."""
+    engine = connect(vigil.config.database_url())
+    user = Accounts(engine).add("overseer", PASSWORD, ["witness"])
+    (vigil.directory / "witness.token").write_text(Tokens(engine).issue(user.id, "witness"))
+    engine.dispose()
+    config = str(vigil.config_path)
+    key = subprocess.run(
+        [sys.executable, "-m", "vigil", "audit", "public-key", "-c", config],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (vigil.directory / "site.pem").write_text(key)
+    command = [
+        sys.executable,
+        "-m",
+        "vigil",
+        "audit",
+        "witness",
+        "--url",
+        url,
+        "--token-file",
+        str(vigil.directory / "witness.token"),
+        "--key",
+        str(vigil.directory / "site.pem"),
+        "--store",
+        str(vigil.directory / "witnessed.jsonl"),
+        "--once",
+    ]
+    for _ in range(2):  # the second look finds nothing new, and still nothing wrong
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert (vigil.directory / "witnessed.jsonl").read_text().count("\n") >= 1
+
+
 def assert_audited(vigil: Vigil) -> None:
     engine = connect(vigil.config.database_url())
     records = read_records(engine, actor="inv", limit=5000)
     engine.dispose()
     seen: dict[str, Any] = {r.action: r for r in records if r.outcome == "ok"}
-    for action in ("login", "live.start", "events.search", "snapshot.view", "event.review",
-                   "recordings.list", "playback", "case.open", "hold.request", "export.request",
-                   "export.open", "export.download"):  # fmt: skip
+    for action in (
+        "login",
+        "live.start",
+        "events.search",
+        "snapshot.view",
+        "event.review",
+        "recordings.list",
+        "playback",
+        "case.open",
+        "hold.request",
+        "export.request",
+        "export.open",
+        "export.download",
+    ):
         assert action in seen, f"{action} was not audited"
     assert seen["playback"].reason == f"{CASE}: {REASON}"
 
@@ -415,10 +483,15 @@ def test_first_admin_signs_in_with_the_one_time_password_and_must_change_it(
 ) -> None:
     tile_url, tiles_asked = tile_server
     vigil = vigil_factory(
-        {"gate": {"main": "rtsp://127.0.0.1:9/gate", "site": "north",
-                  "location": [51.501, -0.142]}},
+        {
+            "gate": {
+                "main": "rtsp://127.0.0.1:9/gate",
+                "site": "north",
+                "location": [51.501, -0.142],
+            }
+        },
         api={"enabled": True, "port": free_port(), "tile_url": tile_url},
-    )  # fmt: skip
+    )
     vigil.start()
     url = console(vigil)
     announced = re.compile(r"one-time password\s+(\S+)\s+Sign in", re.S)

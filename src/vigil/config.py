@@ -245,7 +245,7 @@ class EvidenceConfig(Strict):
 
 
 # The account roles (vigil.accounts.roles.Role, which a test holds equal to this).
-RoleName = Literal["viewer", "investigator", "admin", "auditor", "supervisor"]
+RoleName = Literal["viewer", "investigator", "admin", "auditor", "supervisor", "witness"]
 # Unless configured: a viewer watches live only; every other role, the camera's retention.
 DEFAULT_LOOKBACK_DAYS: dict[str, float | None] = {"viewer": 0.0}
 

@@ -27,7 +27,7 @@ from vigil.storage.index import SegmentIndex
 from vigil.timeutil import US, now_us
 
 PASSWORD = "correct horse battery staple"
-ROLES = ("viewer", "investigator", "admin", "auditor", "supervisor")
+ROLES = ("viewer", "investigator", "admin", "auditor", "supervisor", "witness")
 REASON = {"X-Vigil-Case": "CASE-2026/17", "X-Vigil-Reason": "checking the gate at night"}
 
 

@@ -12,6 +12,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     AUDITOR = "auditor"
     SUPERVISOR = "supervisor"  # the second person of holds and unredacted exports
+    WITNESS = "witness"  # an outside body's account: its tokens read signed checkpoints only
 
 
 def parse_roles(values: Iterable[str]) -> frozenset[Role]:

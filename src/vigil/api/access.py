@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from vigil.accounts.roles import Role
 
 VIEWER, INVESTIGATOR, ADMIN, AUDITOR = Role.VIEWER, Role.INVESTIGATOR, Role.ADMIN, Role.AUDITOR
-SUPERVISOR = Role.SUPERVISOR
+SUPERVISOR, WITNESS = Role.SUPERVISOR, Role.WITNESS
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,10 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/users"): allow(ADMIN, audit="user.add"),
     ("POST", "/api/v1/users/{user}/disable"): allow(ADMIN, audit="user.disable"),
     ("GET", "/api/v1/audit"): allow(AUDITOR, audit="audit.read"),
+    # Signed checkpoints and the proofs between them, for outside witnesses: public facts of
+    # the trail, not a look at anything, so not audited (a witness's polls would otherwise
+    # grow the very trail it watches).
+    ("GET", "/api/v1/audit/checkpoints"): allow(AUDITOR, WITNESS),
     ("GET", "/api/v1/audit/report"): allow(AUDITOR, audit="report.transparency"),
     ("GET", "/api/v1/audit/verify"): allow(AUDITOR, audit="audit.verify"),
 }

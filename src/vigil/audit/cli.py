@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from vigil.audit import chains, open_audit_log, proofs, signing_key_path, verifi
 from vigil.audit.keys import key_id, load_or_create_signing_key, load_public_key, public_key_pem
 from vigil.audit.log import read_checkpoints, read_records
 from vigil.audit.verify import verify as verify_trail
+from vigil.audit.witness import Rewritten, fetch_from, observe
 from vigil.cli_support import ConfigOption, fail, load, open_database
 from vigil.config import VigilConfig
 from vigil.errors import VigilError
@@ -230,3 +232,36 @@ def write_verifier(
     except OSError as exc:
         raise fail(VigilError(f"{out}: cannot write the verifier ({exc})")) from None
     typer.echo(f"wrote {out}: run python3 {out} PROOF.json SITE-KEY.pem")
+
+
+@audit_app.command("witness")
+def witness(
+    url: Annotated[str, typer.Option(help="The site's console, e.g. https://site.example/.")],
+    token_file: Annotated[
+        Path, typer.Option(help="A file holding a witness account's token.", exists=True)
+    ],
+    key: Annotated[Path, typer.Option(help="The site's public key, as published.", exists=True)],
+    store: Annotated[Path, typer.Option(help="Where this witness keeps what it saw (JSON lines).")],
+    once: Annotated[bool, typer.Option(help="Check once and stop.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 60.0,
+) -> None:
+    """The overseer's side: collect the site's signed checkpoints as they are made and check
+    that each extends the last one seen. Exit 1, naming the checkpoints, the moment the site's
+    trail no longer extends what this witness saw."""
+    try:
+        site_key = load_public_key(key)
+        fetch = fetch_from(url, token_file.read_text().strip())
+        while True:
+            for checkpoint in observe(fetch, store, site_key):
+                typer.echo(
+                    f"checkpoint #{checkpoint['size']} signed at {checkpoint['at_us']}: "
+                    "consistent with everything seen before"
+                )
+            if once:
+                return
+            time.sleep(interval)
+    except Rewritten as exc:
+        typer.echo(f"REWRITTEN: {exc}")
+        raise typer.Exit(1) from None
+    except (VigilError, OSError) as exc:
+        raise fail(VigilError(str(exc))) from None

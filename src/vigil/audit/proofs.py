@@ -59,6 +59,33 @@ def consistency(engine: Engine, old_size: int, new_size: int) -> dict[str, Any]:
     }
 
 
+FEED_LIMIT = 100  # checkpoints per answer of the witness feed
+
+
+def witness_feed(engine: Engine, after_size: int = 0) -> dict[str, Any]:
+    """The signed checkpoints after `after_size` records (oldest first, at most FEED_LIMIT),
+    each with the consistency proof from the tree of `after_size` records, which a witness
+    holds the root of. The proof is made over the trail as it is now: if records up to
+    `after_size` were rewritten, it cannot match the root the witness kept."""
+    query = (
+        select(audit_checkpoints)
+        .where(audit_checkpoints.c.size > after_size, audit_checkpoints.c.root.is_not(None))
+        .order_by(audit_checkpoints.c.size)
+        .limit(FEED_LIMIT)
+    )
+    with engine.connect() as connection:
+        found = [Checkpoint(**row._mapping) for row in connection.execute(query)]
+    leaves = _leaves(engine, found[-1].size) if found and after_size else []
+
+    def proof(size: int) -> list[str]:
+        return [n.hex() for n in consistency_proof(after_size, leaves[:size])] if after_size else []
+
+    return {
+        "after_size": after_size,
+        "checkpoints": [{**c.public(), "consistency": proof(c.size)} for c in found],
+    }
+
+
 def check(document: dict[str, Any], public_keys: Sequence[Ed25519PublicKey]) -> str:
     """A one-line account of a valid proof; AuditError saying what is wrong otherwise."""
     keys = {key_id(key): key for key in public_keys}

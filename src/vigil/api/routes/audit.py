@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from vigil.api.context import context_of
 from vigil.api.params import MAX_ID, NO_NUL, Since, Until, moment
 from vigil.api.security import EnforcedRoute
 from vigil.audit import read_records, verify
+from vigil.audit.proofs import witness_feed
+from vigil.errors import AuditError
 from vigil.oversight.report import transparency
 from vigil.oversight.report_html import render
 from vigil.timeutil import DAY_US, now_us, to_iso
@@ -70,6 +72,19 @@ def audit_records(
             for e in entries
         ]
     }
+
+
+@router.get("/checkpoints")
+def checkpoints(
+    request: Request,
+    after_size: Annotated[int, Query(ge=0, le=MAX_ID, description="the last size seen")] = 0,
+) -> dict[str, Any]:
+    """Signed checkpoints after `after_size` records, each with the consistency proof from
+    that size: what `vigil audit witness` collects and checks."""
+    try:
+        return witness_feed(context_of(request).engine, after_size)
+    except AuditError as exc:
+        raise HTTPException(409, str(exc)) from None
 
 
 @router.get("/report", response_model=None)
