@@ -4,6 +4,7 @@ real footage. The allow/deny expectations come from the one table in vigil.api.a
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 import av
@@ -11,12 +12,15 @@ from sqlalchemy import select, text
 
 from support.console import PASSWORD, REASON, ROLES, Console
 from vigil.accounts.roles import Role
+from vigil.accounts.throttle import RefusalThrottle
 from vigil.api.access import ACCESS, permitted
 from vigil.api.app import api_routes
 from vigil.audit import AuditRecord, read_records
+from vigil.config import RoleSettings
 from vigil.export.package import PackageBuilder
 from vigil.storage.evidence import CaseStore, HoldStore
 from vigil.storage.exports import ExportStore
+from vigil.storage.lifts import LiftStore
 from vigil.storage.schema import audit_records
 from vigil.timeutil import to_iso
 
@@ -43,8 +47,14 @@ def _audit(console: Console) -> list[Any]:
 
 def _playlist(console: Console):  # type: ignore[no-untyped-def]
     """An investigator's HLS playlist of everything the fixture recorded."""
-    return _call(console, "GET", "/api/v1/playback/gate/playlist.m3u8", "investigator", REASON,
-                 params=_range(console))  # fmt: skip
+    return _call(
+        console,
+        "GET",
+        "/api/v1/playback/gate/playlist.m3u8",
+        "investigator",
+        REASON,
+        params=_range(console),
+    )
 
 
 def _requests(console: Console) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
@@ -60,20 +70,30 @@ def _requests(console: Console) -> dict[tuple[str, str], tuple[str, dict[str, An
     CaseStore(engine).open(case, "the gate", "", "someone", _unaudited)
     held = HoldStore(engine)
     since, until = console.start_us, console.start_us + 2 * 10**6
-    pending = held.request(case, "gate", since, until, "kept for the matrix", until + 10**13,
-                           "someone", _unaudited)  # fmt: skip
-    active = held.request(case, "gate", since, until, "kept for the matrix", until + 10**13,
-                          "someone", _unaudited)  # fmt: skip
+    pending = held.request(
+        case, "gate", since, until, "kept for the matrix", until + 10**13, "someone", _unaudited
+    )
+    active = held.request(
+        case, "gate", since, until, "kept for the matrix", until + 10**13, "someone", _unaudited
+    )
     held.approve(active.id, "another", _unaudited)
-    releasing = held.request(case, "gate", since, until, "kept for the matrix", until + 10**13,
-                             "someone", _unaudited)  # fmt: skip
+    releasing = held.request(
+        case, "gate", since, until, "kept for the matrix", until + 10**13, "someone", _unaudited
+    )
     held.approve(releasing.id, "another", _unaudited)
     held.request_release(releasing.id, "no longer needed", "someone", _unaudited)
-    hold_body = {"case": case, "camera": "gate", "since": to_iso(since), "until": to_iso(until),
-                 "reason": "the night of the fire"}  # fmt: skip
+    hold_body = {
+        "case": case,
+        "camera": "gate",
+        "since": to_iso(since),
+        "until": to_iso(until),
+        "reason": "the night of the fire",
+    }
     exported = _exports(console, case, since, until)
-    grant = _call(console, "GET", f"/api/v1/exports/{exported['complete']}/open", "investigator",
-                  REASON).json()["video"]  # fmt: skip
+    lift = _masked(console, case, since, until)
+    grant = _call(
+        console, "GET", f"/api/v1/exports/{exported['complete']}/open", "investigator", REASON
+    ).json()["video"]
     return {
         ("GET", "/healthz"): ("/healthz", {}),
         ("GET", "/"): ("/", {}),
@@ -159,6 +179,9 @@ def _requests(console: Console) -> dict[tuple[str, str], tuple[str, dict[str, An
             {},
         ),
         ("GET", "/api/v1/exports/{export_id}/files/{name}"): (grant, {}),
+        ("GET", "/api/v1/lifts"): ("/api/v1/lifts", {}),
+        ("POST", "/api/v1/lifts"): ("/api/v1/lifts", {"json": hold_body}),
+        ("POST", "/api/v1/lifts/{lift_id}/approve"): (f"/api/v1/lifts/{lift}/approve", {}),
         ("GET", "/api/v1/storage"): ("/api/v1/storage", {}),
         ("GET", "/api/v1/config"): ("/api/v1/config", {}),
         ("GET", "/api/v1/users"): ("/api/v1/users", {}),
@@ -182,13 +205,15 @@ def _exports(console: Console, case: str, since: int, until: int) -> dict[str, i
     store = ExportStore(context.engine)
 
     def audit(connection: Any, action: str, detail: Any) -> int:
-        record = AuditRecord("someone", "investigator", action, "ok", "test", ["gate"],
-                             detail=detail)  # fmt: skip
+        record = AuditRecord(
+            "someone", "investigator", action, "ok", "test", ["gate"], detail=detail
+        )
         return context.audit_log.append(record, connection).seq
 
     def unredacted() -> int:
-        return store.request(case, "gate", since, until, False, "for the matrix", "someone",
-                             audit).id  # fmt: skip
+        return store.request(
+            case, "gate", since, until, False, "for the matrix", "someone", audit
+        ).id
 
     jobs = {"approve": unredacted(), "refuse": unredacted(), "complete": unredacted()}
     store.approve(jobs["complete"], "another", audit)
@@ -196,9 +221,28 @@ def _exports(console: Console, case: str, since: int, until: int) -> dict[str, i
     job = store.next_job()
     assert job is not None and job.id == jobs["complete"]
     assert builder.build(job) is not None
-    jobs["cancel"] = store.request(case, "gate", since, until, True, "for the matrix",
-                                   "someone", audit).id  # fmt: skip
+    jobs["cancel"] = store.request(
+        case, "gate", since, until, True, "for the matrix", "someone", audit
+    ).id
     return jobs
+
+
+def _masked(console: Console, case: str, since: int, until: int) -> int:
+    """Masks on the gate, investigators allowed to lift them, and a lift waiting for approval."""
+    context: Any = console.context
+    gate = context.config.cameras["gate"].model_copy(
+        update={"privacy_masks": [((0.0, 0.0), (0.5, 0.0), (0.5, 0.5))]}
+    )
+    context.config = context.config.model_copy(
+        update={
+            "cameras": {**context.config.cameras, "gate": gate},
+            "roles": {"investigator": RoleSettings(mask_lift=True)},
+        }
+    )
+    lift = LiftStore(context.engine).request(
+        case, "gate", (since, until), "for the matrix", "someone", True, 30, _unaudited
+    )
+    return lift.id
 
 
 def _no_redactor() -> Any:
@@ -216,6 +260,8 @@ def test_every_route_has_exactly_one_access_rule(console: Console) -> None:
 
 
 def test_role_matrix_matches_the_access_table(console: Console) -> None:
+    # The sweep is refused by design hundreds of times; the throttle has its own tests.
+    console.context.refusals = RefusalThrottle(limit=sys.maxsize)  # type: ignore[attr-defined]
     requests = _requests(console)
     assert set(requests) == set(ACCESS)
     wrong = []

@@ -37,7 +37,7 @@ def test_anyone_reads_the_register_and_it_opens_no_footage(console: Console) -> 
         "site": "north", "camera": "gate", "location": [33.31, 44.36],
         "purpose": "the north gate, against intrusion",
         "legal_basis": "Public Security Act, art. 12", "operator": "City Police, north division",
-        "signage": True, "recording": True, "retention_days": 30.0,
+        "signage": True, "recording": True, "retention_days": 30.0, "privacy_masks": 0,
         "analytics": ["camera_offline"],
     }  # fmt: skip
     rows = list(csv.DictReader(io.StringIO(console.client.get("/register?format=csv").text)))

@@ -260,6 +260,17 @@ class RoleSettings(Strict):
         description="how far back footage may be watched, in days; 0: live only; null: the "
         "camera's whole retention",
     )
+    mask_lift: bool = Field(
+        False,
+        description="may ask for a camera's privacy masks to be lifted (no role may by default)",
+    )
+
+
+class PrivacyConfig(Strict):
+    """Lifting privacy masks: whether a second account must approve, and for how long."""
+
+    lift_approval: bool = Field(True, description="a lift waits for a second account's approval")
+    lift_minutes: float = Field(30, gt=0, le=24 * 60, description="a lift lasts at most this")
 
 
 class VigilConfig(Strict):
@@ -273,6 +284,7 @@ class VigilConfig(Strict):
     evidence: EvidenceConfig = EvidenceConfig()
     detector: DetectorSettings = DetectorSettings()
     roles: dict[RoleName, RoleSettings] = Field(default_factory=dict)
+    privacy: PrivacyConfig = PrivacyConfig()
     cameras: dict[CameraName, CameraConfig] = Field(default_factory=dict)
 
     def lookback_days(self, roles: Iterable[str]) -> float | None:
@@ -286,6 +298,9 @@ class VigilConfig(Strict):
         if not days or None in days:
             return None if days else 0.0
         return max(d for d in days if d is not None)
+
+    def may_lift_masks(self, roles: Iterable[str]) -> bool:
+        return any(role in self.roles and self.roles[role].mask_lift for role in roles)
 
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{Layout(self.storage.path).database}"

@@ -25,6 +25,7 @@ from vigil.analytics.types import Detection
 from vigil.box import Box
 from vigil.coco import BAGS
 from vigil.events.model import EventUpdate
+from vigil.masks import PrivacyMasks
 from vigil.settings.analytics import CameraAnalytics
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class AnalysisPipeline:
         self.detector = detector
         self.width = width
         self.height = height
+        self.masks = PrivacyMasks(settings.privacy_masks)
         self.motion = MotionDetector(width, height)
         self.tamper = TamperDetector(camera) if settings.tamper else None
         unattended = settings.unattended_object
@@ -97,6 +99,7 @@ class AnalysisPipeline:
         """Analyse one BGR picture of width x height taken at ts_us (UTC microseconds)."""
         self.stats.frames += 1
         updates: list[EventUpdate] = []
+        self.masks.fill_bgr(picture)  # what the masks hide is never analysed
         self._picture = picture
         motion = self.motion.update(picture)
         if self.tamper is not None:

@@ -97,6 +97,10 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ),
     # Covered by the audited opening that granted it; the grant is checked by the route.
     ("GET", "/api/v1/exports/{export_id}/files/{name}"): allow(INVESTIGATOR),
+    ("GET", "/api/v1/lifts"): allow(INVESTIGATOR, SUPERVISOR, audit="lifts.list"),
+    # Also needs roles.<role>.mask_lift (checked by the route): no role may by default.
+    ("POST", "/api/v1/lifts"): allow(INVESTIGATOR, audit="mask.lift.request"),
+    ("POST", "/api/v1/lifts/{lift_id}/approve"): allow(SUPERVISOR, audit="mask.lift.approve"),
     ("GET", "/api/v1/storage"): allow(ADMIN),
     ("GET", "/api/v1/config"): allow(ADMIN),
     ("GET", "/api/v1/users"): allow(ADMIN),

@@ -24,6 +24,7 @@ from vigil.api.routes import (
     events,
     exports,
     health,
+    lifts,
     playback,
     register,
 )
@@ -78,7 +79,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.router.route_class = EnforcedRoute
     app.state.context = context
     app.add_middleware(SecurityHeaders, tile_url=context.config.api.tile_url)
-    for module in (health, register, auth, cameras, playback, events, cases, exports, admin,
+    for module in (health, register, auth, cameras, playback, events, cases, exports, lifts, admin,
                    audit):  # fmt: skip
         app.include_router(module.router)
 

@@ -28,10 +28,12 @@ class Grant:
     until_us: int
     last_segment: int
     expires: int
+    unmasked: int = 0  # 1: a mask lift was spent on the playlist, so segments come unmasked
 
     def body(self) -> str:
         return (
             f"{self.audit_seq}.{self.since_us}.{self.until_us}.{self.last_segment}.{self.expires}"
+            f".{self.unmasked}"
         )
 
     def covers(self, segment_id: int, start_us: int, end_us: int) -> bool:
@@ -52,8 +54,10 @@ class Grants:
         audit_seq: int,
         span: tuple[int, int],
         last_segment: int,
+        unmasked: bool = False,
     ) -> str:
-        grant = Grant(audit_seq, *span, last_segment, int(time.time()) + GRANT_SECONDS)
+        grant = Grant(audit_seq, *span, last_segment, int(time.time()) + GRANT_SECONDS,
+                      int(unmasked))  # fmt: skip
         body = grant.body()
         return f"{body}.{self._mac(credential, camera, body)}"
 

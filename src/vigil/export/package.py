@@ -42,6 +42,8 @@ from vigil.export.names import (
     partial_dir,
 )
 from vigil.export.redaction import Redactor, Source
+from vigil.masks import PrivacyMasks
+from vigil.oversight import register
 from vigil.storage.chain import link_before
 from vigil.storage.exports import Export, ExportStore
 from vigil.storage.index import Segment, SegmentIndex
@@ -221,8 +223,20 @@ class PackageBuilder:
                 made[0] += size
                 self._progress(job, "redacting", segments_done=segments_done, bytes_done=made[0])
 
-            fps = redactor.run(sources, temporary, self._caption(job), progress)
+            camera = self.config.cameras.get(job.camera)
+            masks = PrivacyMasks([] if camera is None or job.unmasked else camera.privacy_masks)
+            fps = redactor.run(sources, temporary, self._caption(job), progress, masks)
             operations = redactor.settings.operations(redactor.detector.name, fps)
+            if masks:
+                mask = {
+                    "op": "fill",
+                    "what": "the camera's privacy masks",
+                    "fill": "solid black",
+                    "polygons": masks.polygons,
+                }
+                operations.insert(0, mask)
+            elif job.unmasked:
+                operations.insert(0, {"op": "none", "what": "privacy masks lifted for this export"})
             _write_durably(partial / "redaction.json", json.dumps(operations).encode())
             with open(temporary, "rb+") as file:
                 os.fsync(file.fileno())
@@ -267,7 +281,7 @@ class PackageBuilder:
             "site": camera.site if camera is not None else None,
             "camera": {
                 "name": job.camera,
-                "register": None if camera is None else register_entry(camera),
+                "register": None if camera is None else register.entry(job.camera, camera),
             },
             "case": job.case_reference,
             "since": to_iso(job.since_us),
@@ -278,6 +292,7 @@ class PackageBuilder:
             "approved_by": job.approved_by,
             "approved": to_iso(job.approved_us) if job.approved_us else None,
             "redacted": job.redacted,
+            "unmasked": job.unmasked,
             "originals_included": not job.redacted,
             "segments": entries,
             "chain_before": None
@@ -335,11 +350,6 @@ def _altered(source: Path) -> EvidenceError:
         f"segment {source} no longer matches the SHA-256 recorded when it was indexed; it was "
         "changed on disk, so it is not exported: report it to the auditor"
     )
-
-
-def register_entry(camera: Any) -> dict[str, Any]:
-    """The camera as the public register describes it."""
-    return {"site": camera.site, "location": camera.location}
 
 
 def _write_durably(path: Path, data: bytes) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 from vigil.analytics.detection.base import Detector
 from vigil.box import Box
 from vigil.errors import VigilError
+from vigil.masks import PrivacyMasks
 from vigil.timeutil import to_datetime
 
 BLACK_Y, NEUTRAL_UV, WHITE_Y = 16, 128, 235
@@ -75,8 +76,12 @@ class RedactionSettings:
         done: list[dict[str, Any]] = [{**fill, "what": "person", "detector": detector}]
         if self.faces:
             face_s = round(self.every(fps) * self.face_every / fps, 3) if fps else None
-            face = {"what": "face", "detector": "opencv haarcascade_frontalface",
-                    "detected_every_s": face_s, "min_face": "1/40 of the longest side"}  # fmt: skip
+            face = {
+                "what": "face",
+                "detector": "opencv haarcascade_frontalface",
+                "detected_every_s": face_s,
+                "min_face": "1/40 of the longest side",
+            }
             done.append({**fill, **face})
         done.append({"op": "burn-in", "what": "UTC time, site and camera", "at": "top left"})
         done.append(
@@ -96,8 +101,10 @@ class _Writer:
         settings: RedactionSettings,
         caption: str,
         origin_us: int,
+        masks: PrivacyMasks,
     ) -> None:
         self.container = container
+        self.masks = masks
         self.size = size
         self.caption = caption
         self.origin_us = origin_us
@@ -144,6 +151,7 @@ class _Writer:
 
     def _encode(self, boxes: list[Box], frame: av.VideoFrame, wall_us: int) -> None:
         planes = frame.to_ndarray()
+        self.masks.fill_yuv420p(planes, *self.size)
         _fill(planes, boxes, *self.size)
         _caption(planes, f"{self.caption}  {_clock(wall_us)}", *self.size)
         out = av.VideoFrame.from_ndarray(planes, format="yuv420p")
@@ -160,8 +168,9 @@ class Redactor:
         self.settings = settings
         self.faces = cv2.CascadeClassifier(str(FACES)) if settings.faces else None
         if self.faces is not None and self.faces.empty():
-            raise RedactionError(f"{FACES}: OpenCV's face detector cannot be loaded; reinstall "
-                                 "opencv-python")  # fmt: skip
+            raise RedactionError(
+                f"{FACES}: OpenCV's face detector cannot be loaded; reinstall opencv-python"
+            )
         self.detections = 0  # detector calls, for the manifest and the benchmark
         self.recent_faces: list[Box] = []  # from the last face search, until the next
 
@@ -171,6 +180,7 @@ class Redactor:
         output: Path,
         caption: str,
         progress: Callable[[int, int], None],
+        masks: PrivacyMasks | None = None,
     ) -> float:
         """Write the derivative of `sources` to `output`; `progress(segments, bytes)` is called
         after each segment (it may raise to stop the work). Returns the source's fps."""
@@ -188,22 +198,31 @@ class Redactor:
                         if writer is None:
                             fps = _fps(source)
                             every = self.settings.every(fps)
-                            writer = _Writer(container, frame_size(frame), self.settings,
-                                             caption, wall_us)  # fmt: skip
+                            writer = _Writer(
+                                container,
+                                frame_size(frame),
+                                self.settings,
+                                caption,
+                                wall_us,
+                                masks or PrivacyMasks([]),
+                            )
                         frame = writer.conform(frame)
                         pending.append((frame, wall_us))
                         if count % every == 0:
                             found = self._find(frame)
-                            writer.put(_cover(previous, found, lingering, self.settings,
-                                              writer.size), pending)  # fmt: skip
+                            writer.put(
+                                _cover(previous, found, lingering, self.settings, writer.size),
+                                pending,
+                            )
                             lingering = _linger(previous, found, lingering, self.settings.linger)
                             previous, pending = found, []
                         count += 1
                     progress(done, source.bytes)
                 if writer is None:
                     raise RedactionError("no picture could be decoded from the export's segments")
-                writer.put(_cover(previous, previous, lingering, self.settings, writer.size),
-                           pending)  # fmt: skip
+                writer.put(
+                    _cover(previous, previous, lingering, self.settings, writer.size), pending
+                )
             finally:
                 if writer is not None:
                     writer.close()
@@ -225,10 +244,10 @@ class Redactor:
         grey = frame.to_ndarray()[: frame.height]
         scale = min(1.0, FACE_SIDE / max(frame.width, frame.height))
         small = cv2.resize(grey, (round(frame.width * scale), round(frame.height * scale)))
-        faces = self.faces.detectMultiScale(small, scaleFactor=1.2, minNeighbors=4,
-                                            minSize=(FACE_MIN, FACE_MIN))  # fmt: skip
-        return [Box(x / scale, y / scale, (x + w) / scale, (y + h) / scale)
-                for x, y, w, h in faces]  # fmt: skip
+        faces = self.faces.detectMultiScale(
+            small, scaleFactor=1.2, minNeighbors=4, minSize=(FACE_MIN, FACE_MIN)
+        )
+        return [Box(x / scale, y / scale, (x + w) / scale, (y + h) / scale) for x, y, w, h in faces]
 
 
 def frame_size(frame: av.VideoFrame) -> tuple[int, int]:

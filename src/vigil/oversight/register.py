@@ -26,7 +26,7 @@ ANALYTICS: Mapping[str, str] = {
     "camera_offline": "camera offline: the camera stops sending pictures",
 }
 FIELDS = ("site", "camera", "location", "purpose", "legal_basis", "operator", "signage",
-          "recording", "retention_days", "analytics")  # fmt: skip
+          "recording", "retention_days", "privacy_masks", "analytics")  # fmt: skip
 
 
 def analytics_of(camera: CameraConfig) -> list[str]:
@@ -46,24 +46,27 @@ def analytics_of(camera: CameraConfig) -> list[str]:
     return [name for name in ANALYTICS if name in running]
 
 
+def entry(name: str, camera: CameraConfig) -> dict[str, Any]:
+    """One camera as the register publishes it (and as export manifests name it)."""
+    return {
+        "site": camera.site,
+        "camera": name,
+        "location": list(camera.location) if camera.location else None,
+        "purpose": camera.purpose,
+        "legal_basis": camera.legal_basis,
+        "operator": camera.operator,
+        "signage": camera.signage,
+        "recording": camera.enabled,
+        "retention_days": camera.retention_days,
+        "privacy_masks": len(camera.privacy_masks),
+        "analytics": analytics_of(camera),
+    }
+
+
 def entries(config: VigilConfig) -> list[dict[str, Any]]:
     """One entry per configured camera, by site and name."""
-    found = [
-        {
-            "site": camera.site,
-            "camera": name,
-            "location": list(camera.location) if camera.location else None,
-            "purpose": camera.purpose,
-            "legal_basis": camera.legal_basis,
-            "operator": camera.operator,
-            "signage": camera.signage,
-            "recording": camera.enabled,
-            "retention_days": camera.retention_days,
-            "analytics": analytics_of(camera),
-        }
-        for name, camera in config.cameras.items()
-    ]
-    return sorted(found, key=lambda entry: (entry["site"] or "", entry["camera"]))
+    found = [entry(name, camera) for name, camera in config.cameras.items()]
+    return sorted(found, key=lambda e: (e["site"] or "", e["camera"]))
 
 
 def as_json(config: VigilConfig) -> str:

@@ -19,7 +19,9 @@ import av
 import av.error
 
 from vigil.errors import VigilError
+from vigil.masks import PrivacyMasks
 from vigil.playback.fmp4 import Fmp4Muxer, KeyframeStart
+from vigil.playback.masked import masked_live
 from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import Layout
 from vigil.timeutil import US, now_us, to_datetime
@@ -153,8 +155,10 @@ def live_fmp4(
     index: SegmentIndex,
     stop: Callable[[], bool],
     poll_s: float = 0.2,
+    masks: PrivacyMasks | None = None,
 ) -> Iterator[bytes]:
-    """The camera's live picture as one continuous fragmented MP4, until stop() is true.
+    """The camera's live picture as one continuous fragmented MP4, until stop() is true; with
+    `masks`, re-encoded with them burned in.
 
     Starts at the latest keyframe of the segment being written. Raises NoFootage at once
     (before the stream is iterated) when the camera has written nothing for 30 s.
@@ -173,7 +177,7 @@ def live_fmp4(
             f"camera {camera!r} has recorded nothing in the last {SILENCE_US // US} s; "
             "check that it is online and recording (vigil status)"
         )
-    return _live(files, newest, stop, poll_s)
+    return _live(files, newest, stop, poll_s, masks or PrivacyMasks([]))
 
 
 def _written_since(file: tuple[int, Path], since_us: int) -> bool:
@@ -186,7 +190,11 @@ def _written_since(file: tuple[int, Path], since_us: int) -> bool:
 
 
 def _live(
-    files: _SegmentFiles, first: tuple[int, Path], stop: Callable[[], bool], poll_s: float
+    files: _SegmentFiles,
+    first: tuple[int, Path],
+    stop: Callable[[], bool],
+    poll_s: float,
+    masks: PrivacyMasks,
 ) -> Iterator[bytes]:
     reader = _FollowedSegments(files, first, stop, poll_s)
     muxer = Fmp4Muxer(fragment_s=FRAGMENT_S)
@@ -202,6 +210,9 @@ def _live(
         with container:
             if not container.streams.video:
                 raise NoFootage(f"live view found no video in {reader.path}")
+            if masks:
+                yield from masked_live(container, masks, lambda: reader.caught_up)
+                return
             stream = container.streams.video[0]
             try:
                 for packet in container.demux(stream):

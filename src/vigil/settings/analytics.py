@@ -228,6 +228,8 @@ class CameraAnalytics(Strict):
     lines: dict[str, Line] = Field(default_factory=dict)
     unattended_object: UnattendedObjectRule | None = None
     tamper: bool = False
+    # Filled with solid black in every picture a person sees and every picture analysed.
+    privacy_masks: list[Polygon] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> CameraAnalytics:

@@ -46,6 +46,7 @@ class Export:
     bytes_total: int
     bytes_done: int
     package: str | None
+    unmasked: bool
     manifest_sha256: str | None
     error: str | None
     finished_us: int | None
@@ -61,6 +62,7 @@ class Export:
             "since": iso(self.since_us),
             "until": iso(self.until_us),
             "redacted": self.redacted,
+            "unmasked": self.unmasked,
             "reason": self.reason,
             "state": self.state,
             "requested_by": self.requested_by,
@@ -107,6 +109,7 @@ class ExportStore:
         reason: str,
         user: str,
         audit: Audit,
+        unmasked: bool = False,
     ) -> Export:
         if until_us <= since_us:
             raise EvidenceError("an export needs until after since")
@@ -127,6 +130,7 @@ class ExportStore:
                 "state": "queued" if redacted else "requested",
                 "requested_by": user,
                 "requested_us": now_us(),
+                "unmasked": unmasked,
             }
             export_id = int(
                 connection.execute(insert(exports).values(**row)).inserted_primary_key[0]

@@ -299,9 +299,33 @@ exports = Table(
     Column("bytes_total", BigInteger, nullable=False, server_default="0"),
     Column("bytes_done", BigInteger, nullable=False, server_default="0"),
     Column("package", String(128)),
+    Column("unmasked", Boolean, nullable=False, server_default=false()),  # a mask lift was used
     Column("manifest_sha256", String(64)),
     Column("error", Text),
     Column("finished_us", BigInteger),
     Index("ix_exports_case", "case_reference"),
     Index("ix_exports_state", "state"),
+)
+
+# Lifting a camera's privacy masks for one look at footage: asked for with a case and reason by
+# an account whose role may (roles.<role>.mask_lift), approved by a second account when
+# privacy.lift_approval is set, and used once. state: requested → active → used; requested →
+# refused; requested or active → expired (expires_us passed).
+mask_lifts = Table(
+    "mask_lifts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_reference", String(64), nullable=False),
+    Column("camera", String(64), nullable=False),
+    Column("since_us", BigInteger, nullable=False),
+    Column("until_us", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_us", BigInteger, nullable=False),
+    Column("approved_by", String(64)),
+    Column("approved_us", BigInteger),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("used_for", String(32)),  # playback | export
+    Column("used_us", BigInteger),
 )

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from vigil.api.context import context_of
 from vigil.api.security import EnforcedRoute
 from vigil.errors import AuditError
+from vigil.masks import PrivacyMasks
 from vigil.playback.live import NoFootage, live_fmp4
 from vigil.storage.index import SegmentIndex
 from vigil.storage.report import status_report
@@ -50,14 +51,16 @@ def get_camera(name: str, request: Request) -> dict[str, Any]:
 @router.get("/{name}/live.mp4", response_class=StreamingResponse)
 async def live(name: str, request: Request) -> StreamingResponse:
     """Live view: the camera's own H.264, remuxed (not transcoded) to fragmented MP4 as it is
-    recorded. The start and the end of watching are audited."""
+    recorded; a camera with privacy masks is re-encoded with them burned in (live view has
+    no lift: lifts are for recorded footage, under a case). The start and the end of
+    watching are audited."""
     context = context_of(request)
     context.camera(request, name)
     stop = threading.Event()
     try:
-        frames = live_fmp4(
-            context.config.storage.path, name, SegmentIndex(context.engine), stop=stop.is_set
-        )
+        masks = PrivacyMasks(context.config.cameras[name].privacy_masks)
+        frames = live_fmp4(context.config.storage.path, name, SegmentIndex(context.engine),
+                           stop=stop.is_set, masks=masks)  # fmt: skip
     except NoFootage as exc:
         raise HTTPException(404, str(exc)) from None
     # Audited before the first byte of video leaves; an unwritable trail refuses the view.

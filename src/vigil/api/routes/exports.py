@@ -24,6 +24,7 @@ from vigil.errors import EvidenceError
 from vigil.export.names import DERIVATIVE, MANIFEST
 from vigil.playback.remux import fragmented_mp4
 from vigil.storage.exports import Export, ExportStore
+from vigil.storage.lifts import LiftStore
 
 router = APIRouter(prefix="/api/v1", tags=["evidence"], route_class=EnforcedRoute)
 
@@ -40,6 +41,9 @@ class ExportBody(BaseModel):
     reason: str = Field(min_length=REASON_MIN, max_length=REASON_MAX, pattern=NO_NUL)
     redacted: bool = Field(
         True, description="false asks for the originals alone, which a supervisor must approve"
+    )
+    lift: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="a mask lift to spend: the masks are not burned in"
     )
 
 
@@ -84,6 +88,26 @@ def request_export(body: ExportBody, request: Request) -> dict[str, Any]:
     since_us, until_us = moment(body.since, "since"), moment(body.until, "until")
     assert since_us is not None and until_us is not None  # the body requires both
     context.within_lookback(request, [body.camera], since_us)
+    masked = bool(context.config.cameras[body.camera].privacy_masks)
+    if masked and not body.redacted and body.lift is None:
+        raise HTTPException(
+            422,
+            f"the originals show what camera {body.camera!r}'s privacy masks hide: an unredacted "
+            "export of it needs a mask lift (POST /api/v1/lifts), given as lift",
+        )
+    if masked and body.lift is not None:
+        try:
+            LiftStore(context.engine).use(
+                body.lift,
+                caller_of(request).name,
+                body.camera,
+                (since_us, until_us),
+                "export",
+                auditor(request, [body.camera], since_us, until_us),
+            )
+        except EvidenceError as exc:
+            refused(request, "mask.lift.use", exc, [body.camera])
+            raise answer(exc) from None
     try:
         job = ExportStore(context.engine).request(
             body.case,
@@ -94,6 +118,7 @@ def request_export(body: ExportBody, request: Request) -> dict[str, Any]:
             body.reason,
             caller_of(request).name,
             auditor(request, [body.camera], since_us, until_us),
+            unmasked=masked and body.lift is not None,
         )
     except EvidenceError as exc:
         raise answer(exc) from None
@@ -147,10 +172,20 @@ def download(export_id: ExportId, request: Request) -> StreamingResponse:
     context = context_of(request)
     job = _visible(request, export_id)
     path = _package(request, job)
-    context.audit(request, "export.download", "ok", [job.camera], job.since_us, job.until_us,
-                  export=job.id, redacted=job.redacted)  # fmt: skip
-    headers = {"Content-Disposition": f'attachment; filename="{path.name}.zip"',
-               "Cache-Control": "no-store"}  # fmt: skip
+    context.audit(
+        request,
+        "export.download",
+        "ok",
+        [job.camera],
+        job.since_us,
+        job.until_us,
+        export=job.id,
+        redacted=job.redacted,
+    )
+    headers = {
+        "Content-Disposition": f'attachment; filename="{path.name}.zip"',
+        "Cache-Control": "no-store",
+    }
     return StreamingResponse(_zipped(path), media_type="application/zip", headers=headers)
 
 
@@ -161,8 +196,16 @@ def open_package(export_id: ExportId, request: Request) -> dict[str, Any]:
     context = context_of(request)
     job = _visible(request, export_id)
     path = _package(request, job)
-    seq = context.audit(request, "export.open", "ok", [job.camera], job.since_us, job.until_us,
-                        export=job.id, redacted=job.redacted)  # fmt: skip
+    seq = context.audit(
+        request,
+        "export.open",
+        "ok",
+        [job.camera],
+        job.since_us,
+        job.until_us,
+        export=job.id,
+        redacted=job.redacted,
+    )
     grant = context.grants.issue(caller_of(request).credential, _subject(job), seq, (0, 0), 0)
     video = DERIVATIVE if job.redacted else ORIGINALS
     return {

@@ -11,13 +11,17 @@ from fastapi import Path as InPath
 from fastapi.responses import Response, StreamingResponse
 
 from vigil.api.context import caller_of, context_of
+from vigil.api.evidence import answer, auditor, refused
 from vigil.api.params import MAX_ID, Since, Until, time_range
 from vigil.api.security import EnforcedRoute
-from vigil.errors import StorageError
+from vigil.errors import EvidenceError, StorageError
 from vigil.events.store import EventStore
+from vigil.masks import PrivacyMasks
 from vigil.playback.hls import GAP_TOLERANCE_US, playable, playlist, spans
+from vigil.playback.masked import masked_fmp4, masked_hls_segment
 from vigil.playback.remux import fragmented_mp4, hls_segment
 from vigil.storage.index import Segment, SegmentIndex
+from vigil.storage.lifts import LiftStore
 from vigil.storage.schema import segments
 from vigil.timeutil import US, to_iso
 
@@ -72,9 +76,34 @@ def recordings(
     }
 
 
+LiftParam = Annotated[
+    int | None,
+    Query(ge=1, le=2**31 - 1, description="a mask lift to spend on this request (used once)"),
+]
+
+
+def _masks(
+    request: Request, camera: str, lift: int | None, span: tuple[int, int], what: str
+) -> PrivacyMasks:
+    """The masks to burn into this request's footage: none for an unmasked camera, or when a
+    lift of the caller's is spent on it (audited, in the lift's transaction)."""
+    context = context_of(request)
+    masks = PrivacyMasks(context.config.cameras[camera].privacy_masks)
+    if lift is None or not masks:
+        return masks
+    try:
+        LiftStore(context.engine).use(
+            lift, caller_of(request).name, camera, span, what, auditor(request, [camera], *span)
+        )
+    except EvidenceError as exc:
+        refused(request, "mask.lift.use", exc, [camera])
+        raise answer(exc) from None
+    return PrivacyMasks([])
+
+
 @router.get("/api/v1/playback/{camera}/playlist.m3u8")
 def hls_playlist(
-    camera: str, request: Request, since: Since = None, until: Until = None
+    camera: str, request: Request, since: Since = None, until: Until = None, lift: LiftParam = None
 ) -> Response:
     """An HLS VOD playlist of [since, until] built from the stored MPEG-TS segments; its
     segment URLs carry a grant tied to this (audited) request and to the account."""
@@ -83,6 +112,7 @@ def hls_playlist(
     since_us, until_us = time_range(since, until)
     context.within_lookback(request, [camera], since_us)
     found = _playable(request, camera, since_us, until_us)
+    masks = _masks(request, camera, lift, (since_us, until_us), "playback")
     seq = context.audit(
         request,
         "playback",
@@ -92,11 +122,13 @@ def hls_playlist(
         until_us,
         format="hls",
         segments=len(found),
+        masked=bool(masks),
     )
     last_segment = max((s.id for s in found), default=0)
     grant = context.grants.issue(
-        caller_of(request).credential, camera, seq, (since_us, until_us), last_segment
-    )
+        caller_of(request).credential, camera, seq, (since_us, until_us), last_segment,
+        unmasked=not masks,
+    )  # fmt: skip
     text = playlist(found, lambda s: f"segments/{s.id}.ts?grant={grant}")
     return Response(
         text, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-store"}
@@ -132,8 +164,12 @@ def segment(
         )
     context.ensure_auditable()
     path = _inside(context.layout.recordings, context.layout.absolute(row.path))
+    masks = PrivacyMasks(context.config.cameras[camera].privacy_masks)
     try:
-        body = hls_segment(path, row.start_us)
+        if masks and not found.unmasked:
+            body = masked_hls_segment(path, row.start_us, masks)
+        else:
+            body = hls_segment(path, row.start_us)
     except StorageError as exc:
         raise HTTPException(404, str(exc)) from None
     return StreamingResponse(body, media_type="video/mp2t")
@@ -141,7 +177,7 @@ def segment(
 
 @router.get("/api/v1/playback/{camera}/video.mp4", response_class=StreamingResponse)
 def mp4(
-    camera: str, request: Request, since: Since = None, until: Until = None
+    camera: str, request: Request, since: Since = None, until: Until = None, lift: LiftParam = None
 ) -> StreamingResponse:
     """[since, until] as one fragmented MP4 for a browser's <video>, remuxed from the stored
     segments without re-encoding; gaps are skipped. Seek by asking again from another time."""
@@ -153,14 +189,15 @@ def mp4(
     if not found:
         context.audit(request, "playback", "empty", [camera], since_us, until_us, format="mp4")
         raise HTTPException(404, f"camera {camera!r} has no recording in that time")
-    context.audit(
-        request, "playback", "ok", [camera], since_us, until_us, format="mp4", segments=len(found)
-    )
+    masks = _masks(request, camera, lift, (since_us, until_us), "playback")
+    context.audit(request, "playback", "ok", [camera], since_us, until_us, format="mp4",
+                  segments=len(found), masked=bool(masks))  # fmt: skip
     paths = [_inside(context.layout.recordings, context.layout.absolute(s.path)) for s in found]
     offset_s = max(0.0, (since_us - found[0].start_us) / US)
     first_start = max(since_us, found[0].start_us)
+    body = masked_fmp4(paths, masks, offset_s) if masks else fragmented_mp4(paths, offset_s)
     return StreamingResponse(
-        fragmented_mp4(paths, offset_s),
+        body,
         media_type="video/mp4",
         headers={"Cache-Control": "no-store", "X-Vigil-Start": to_iso(first_start) or ""},
     )
