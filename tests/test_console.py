@@ -162,7 +162,13 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
                     "floor": {"polygon": WHOLE_PICTURE, "intrusion": {"objects": ["person"]}}
                 },
             },
-            "yard": {"main": server.url("yard"), "site": "south", "location": [51.498, -0.135]},
+            "yard": {
+                "main": server.url("yard"),
+                "site": "south",
+                "location": [51.498, -0.135],
+                # A neighbour's window: the top-left quarter is never shown.
+                "privacy_masks": [[[0, 0], [0.5, 0], [0.5, 0.5], [0, 0.5]]],
+            },
         },
         detector={"model": str(MODEL)},
         api={"enabled": True, "port": free_port()},
@@ -211,6 +217,15 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
         page.wait_for_function(video_js(tile, "v.videoWidth > 0"), timeout=30_000)
     shot(page, "04-live-grid")
 
+    # The masked camera's live view shows its mask in solid black, and the rest of the picture.
+    page.goto(f"{url}#/live?camera=yard")
+    masked = "figure.live-tile[data-camera=yard] video"
+    page.wait_for_function(
+        video_js(masked, "v.videoWidth > 0 && v.currentTime > 1"), timeout=30_000
+    )
+    assert_masked(page, masked)
+    shot(page, "04b-live-masked")
+
     # Events: a real intrusion from the detector, its snapshot, and a review.
     def intrusion_listed() -> bool:
         page.goto(f"{url}#/events?type=intrusion")
@@ -257,6 +272,12 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     span = page.locator("svg.timeline rect.span").first
     assert float(span.get_attribute("width") or 0) > 10, "the timeline shows the recorded span"
     shot(page, "07-playback-minute")
+    page.goto(f"{url}#/playback?camera=yard&at={to_iso(first)}")
+    page.wait_for_function(
+        video_js(playing, "v.videoWidth > 0 && v.currentTime > 1"), timeout=30_000
+    )
+    assert_masked(page, playing)
+    shot(page, "07b-playback-masked")
     playlist = page.locator("a:has-text('Download HLS playlist')").get_attribute("href") or ""
     assert "playlist.m3u8" in playlist and "case=CASE-2026" in playlist
 
@@ -375,6 +396,25 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     assert not public_errors
     public.close()
     assert_audited(vigil)
+
+
+def assert_masked(page: Page, selector: str) -> None:
+    """In a screenshot of the playing video, the middle of the masked top-left quarter is the
+    mask's solid black and the middle of the bottom-right quarter is picture."""
+    page.evaluate(f"document.querySelector({selector!r}).pause()")
+    box = page.evaluate(
+        f"(() => {{ const v = document.querySelector({selector!r});"
+        " const r = v.getBoundingClientRect();"
+        " const s = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);"
+        " const w = v.videoWidth * s, h = v.videoHeight * s;"
+        " return [r.x + (r.width - w) / 2, r.y + (r.height - h) / 2, w, h]; })()"
+    )
+    picture = cv2.imdecode(np.frombuffer(page.screenshot(), np.uint8), cv2.IMREAD_COLOR)
+    x, y, w, h = (round(v) for v in box)
+    inside = picture[y + h // 8 : y + 3 * h // 8, x + w // 8 : x + 3 * w // 8]
+    outside = picture[y + 5 * h // 8 : y + 7 * h // 8, x + 5 * w // 8 : x + 7 * w // 8]
+    assert inside.max() <= 30, f"the mask is solid black (brightest {inside.max()})"
+    assert outside.mean() > 40, "the rest of the picture is shown"
 
 
 def assert_package_verifies(archive: Path, into: Path) -> None:

@@ -186,7 +186,7 @@ class Redactor:
         after each segment (it may raise to stop the work). Returns the source's fps."""
         # The index in front, so a browser plays it before it has all of it.
         options = {"movflags": "+faststart"}
-        with av.open(str(output), "w", format="mp4", options=options) as container:
+        with av.open(str(output), "w", format="mp4", container_options=options) as container:
             writer: _Writer | None = None
             previous: list[Box] = []
             lingering: list[tuple[Box, int]] = []

@@ -17,16 +17,19 @@ import av
 import av.error
 
 from vigil.masks import PrivacyMasks
-from vigil.playback.fmp4 import Chunks
+from vigil.playback.fmp4 import MOVFLAGS, Chunks
 from vigil.timeutil import US
 
 log = logging.getLogger(__name__)
 
 TIME_BASE = Fraction(1, 90_000)
 TS_WRAP = 1 << 33
-LIVE_FRAGMENTS = "frag_keyframe+empty_moov+default_base_moof"
+FRAGMENT_S = 0.2
+# Fragments of at most FRAGMENT_S, flushed as made, so the browser gets them at once.
+FRAGMENTED = {"movflags": MOVFLAGS, "frag_duration": str(round(FRAGMENT_S * 1_000_000)),
+              "flush_packets": "1"}  # fmt: skip
 ENCODER = {"preset": "veryfast", "crf": "25", "tune": "zerolatency"}
-GOP_S = 1.0  # a keyframe, and so a live fragment, every second
+GOP_S = 1.0  # a keyframe every second: where a player can start
 
 
 class _Encoder:
@@ -35,7 +38,7 @@ class _Encoder:
     def __init__(self, sink: Chunks, fmt: str, options: dict[str, str], masks: PrivacyMasks):
         self.sink = sink
         self.masks = masks
-        self.output = av.open(sink, "w", format=fmt, options=options)
+        self.output = av.open(sink, "w", format=fmt, container_options=options)
         self.stream: av.VideoStream | None = None
         self.last_pts = -1
 
@@ -96,7 +99,7 @@ def masked_fmp4(
     """The segments as one fragmented MP4 with the masks burned in, from `start_offset_s`
     into the first; timestamps run on across segments."""
     sink = Chunks()
-    encoder = _Encoder(sink, "mp4", {"movflags": LIVE_FRAGMENTS}, masks)
+    encoder = _Encoder(sink, "mp4", FRAGMENTED, masks)
     base = Fraction(0)
     for number, path in enumerate(paths):
         try:
@@ -142,22 +145,30 @@ def masked_live(
     """The live picture of an open (followed) container with the masks burned in, from the
     first keyframe once the reader has caught up with the writer."""
     sink = Chunks()
-    encoder = _Encoder(sink, "mp4", {"movflags": LIVE_FRAGMENTS}, masks)
+    encoder = _Encoder(sink, "mp4", FRAGMENTED, masks)
     stream = container.streams.video[0]
+    rate = stream.average_rate
+    step = 1 / Fraction(rate) if rate else Fraction(1, 15)
+    begun = False  # from a keyframe once caught up; its picture may come out packets later
     started: Fraction | None = None
+    offset, previous = Fraction(0), Fraction(-1)
     try:
         for packet in container.demux(stream):
             if packet.dts is None:
                 continue
-            if started is None and not (packet.is_keyframe and caught_up()):
+            begun = begun or (packet.is_keyframe and caught_up())
+            if not begun:
                 continue
             for frame in packet.decode():
                 if frame.pts is None or frame.time_base is None:
                     continue
-                at = frame.pts * frame.time_base
+                at = frame.pts * frame.time_base + offset
+                if at <= previous:  # the next segment file: its clock starts again at zero
+                    offset += previous + step - at
+                    at = previous + step
+                previous = at
                 started = at if started is None else started
-                if chunk := encoder.add(frame, round((at - started) / TIME_BASE),
-                                        stream.average_rate):  # fmt: skip
+                if chunk := encoder.add(frame, round((at - started) / TIME_BASE), rate):
                     yield chunk
     except av.error.FFmpegError as exc:
         log.warning("masked live view ends: the stream cannot be read (%s)", exc)
