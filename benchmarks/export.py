@@ -105,7 +105,9 @@ def main() -> None:
                          loop_to_seconds=seconds)  # fmt: skip
         document: dict[str, Any] = {
             "storage": {"path": str(work / "storage"), "min_free": "0%"},
-            "cameras": {"cam": {"main": "rtsp://127.0.0.1:1/cam", "site": "bench", "purpose": "benchmark"}},
+            "cameras": {
+                "cam": {"main": "rtsp://127.0.0.1:1/cam", "site": "bench", "purpose": "benchmark"}
+            },
         }
         if MODEL.exists():
             document["detector"] = {"model": str(MODEL)}

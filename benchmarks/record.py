@@ -135,7 +135,8 @@ def run_both(inputs: list[str], seconds: float, work: Path, server: psutil.Proce
     config.write_text(yaml.safe_dump({
         "storage": {"path": str(storage), "min_free": "1GB"},
         "api": {"enabled": False},  # what is measured is recording/analysis alone
-        "cameras": {f"cam{n:03d}": {"main": source, "purpose": "benchmark"} for n, source in enumerate(inputs)},
+        "cameras": {f"cam{n:03d}": {"main": source, "purpose": "benchmark"}
+                    for n, source in enumerate(inputs)},
     }))  # fmt: skip
     launched = time.monotonic()
     process = subprocess.Popen(

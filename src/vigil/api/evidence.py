@@ -3,13 +3,13 @@ written in the change's transaction; the HTTP answer to a refused change; and it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
 from sqlalchemy import Connection
 
-from vigil.api.context import context_of
+from vigil.api.context import caller_of, context_of
 from vigil.errors import EvidenceError
 from vigil.storage.evidence import Audit
 
@@ -40,3 +40,23 @@ def refused(request: Request, action: str, exc: EvidenceError, cameras: list[str
     """A refusal of a change is audited too: who tried to approve their own request, say."""
     outcome = "denied" if exc.kind == "forbidden" else "refused"
     context_of(request).refuse(request, action, outcome, cameras, why=str(exc))
+
+
+T = TypeVar("T")
+
+
+def decide(
+    request: Request,
+    action: str,
+    change: Callable[[str, Audit], T],
+    cameras: list[str],
+    span: tuple[int, int],
+) -> T:
+    """A second person's decision (approve, refuse, cancel...) by the caller, audited in its
+    transaction; a refusal of the two-person rule or of the state is audited too."""
+    try:
+        return change(caller_of(request).name, auditor(request, cameras, *span))
+    except EvidenceError as exc:
+        if exc.kind in ("forbidden", "conflict"):
+            refused(request, action, exc, cameras)
+        raise answer(exc) from None

@@ -15,7 +15,7 @@ Since = Annotated[str | None, Query(max_length=64, description="ISO 8601 start (
 Until = Annotated[str | None, Query(max_length=64, description="ISO 8601 end (UTC if no zone)")]
 
 
-def _writable(us: int, field: str) -> int:
+def writable(us: int, field: str) -> int:
     """A time that answers can write back in ISO 8601: one that parses can still fall outside
     the years 1-9999 once moved to UTC (0001-01-01T00:00+14:00), or be pushed there by a default."""
     try:
@@ -29,7 +29,7 @@ def moment(value: str | None, field: str) -> int | None:
     if value is None:
         return None
     try:
-        return _writable(parse_iso(value), field)
+        return writable(parse_iso(value), field)
     except (ValueError, OverflowError, OSError) as exc:
         raise HTTPException(422, f"{field}: {exc}") from None
 
@@ -41,7 +41,7 @@ def time_range(since: str | None, until: str | None, default_s: int = 3600) -> t
         until_us = now_us()
     since_us = moment(since, "since")
     if since_us is None:
-        since_us = _writable(until_us - default_s * US, "since")
+        since_us = writable(until_us - default_s * US, "since")
     if until_us <= since_us:
         raise HTTPException(422, "since must be before until")
     if until_us - since_us > MAX_RANGE_US:

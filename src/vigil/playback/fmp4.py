@@ -34,6 +34,9 @@ class Chunks:
         self._parts.append(bytes(data))
         return len(data)
 
+    def flush(self) -> None:
+        """Nothing to flush: take() hands the bytes on (zipfile calls it)."""
+
     def take(self) -> bytes:
         data = b"".join(self._parts)
         self._parts.clear()

@@ -47,7 +47,7 @@ class Case:
             "opened": to_iso(self.opened_us),
             "state": self.state,
             "closed_by": self.closed_by,
-            "closed": None if self.closed_us is None else to_iso(self.closed_us),
+            "closed": to_iso(self.closed_us),
         }
 
 
@@ -71,26 +71,23 @@ class Hold:
     ended_us: int | None
 
     def to_json(self, held_bytes: int | None = None) -> dict[str, Any]:
-        def iso(us: int | None) -> str | None:
-            return None if us is None else to_iso(us)
-
         document: dict[str, Any] = {
             "id": self.id,
             "case": self.case_reference,
             "camera": self.camera,
-            "since": iso(self.since_us),
-            "until": iso(self.until_us),
+            "since": to_iso(self.since_us),
+            "until": to_iso(self.until_us),
             "reason": self.reason,
-            "expires": iso(self.expires_us),
+            "expires": to_iso(self.expires_us),
             "state": self.state,
             "requested_by": self.requested_by,
-            "requested": iso(self.requested_us),
+            "requested": to_iso(self.requested_us),
             "approved_by": self.approved_by,
-            "approved": iso(self.approved_us),
+            "approved": to_iso(self.approved_us),
             "release_requested_by": self.release_requested_by,
             "release_reason": self.release_reason,
             "ended_by": self.ended_by,
-            "ended": iso(self.ended_us),
+            "ended": to_iso(self.ended_us),
         }
         if held_bytes is not None:
             document["held_bytes"] = held_bytes

@@ -52,23 +52,20 @@ class Export:
     finished_us: int | None
 
     def to_json(self) -> dict[str, Any]:
-        def iso(us: int | None) -> str | None:
-            return None if us is None else to_iso(us)
-
         return {
             "id": self.id,
             "case": self.case_reference,
             "camera": self.camera,
-            "since": iso(self.since_us),
-            "until": iso(self.until_us),
+            "since": to_iso(self.since_us),
+            "until": to_iso(self.until_us),
             "redacted": self.redacted,
             "unmasked": self.unmasked,
             "reason": self.reason,
             "state": self.state,
             "requested_by": self.requested_by,
-            "requested": iso(self.requested_us),
+            "requested": to_iso(self.requested_us),
             "approved_by": self.approved_by,
-            "approved": iso(self.approved_us),
+            "approved": to_iso(self.approved_us),
             "ended_by": self.ended_by,
             "phase": self.phase,
             "progress": {
@@ -79,7 +76,7 @@ class Export:
             },
             "manifest_sha256": self.manifest_sha256,
             "error": self.error,
-            "finished": iso(self.finished_us),
+            "finished": to_iso(self.finished_us),
         }
 
     def record(self) -> dict[str, Any]:

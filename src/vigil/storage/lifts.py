@@ -37,24 +37,21 @@ class Lift:
     used_us: int | None
 
     def to_json(self) -> dict[str, Any]:
-        def iso(us: int | None) -> str | None:
-            return None if us is None else to_iso(us)
-
         return {
             "id": self.id,
             "case": self.case_reference,
             "camera": self.camera,
-            "since": iso(self.since_us),
-            "until": iso(self.until_us),
+            "since": to_iso(self.since_us),
+            "until": to_iso(self.until_us),
             "reason": self.reason,
             "state": self.state,
             "requested_by": self.requested_by,
-            "requested": iso(self.requested_us),
+            "requested": to_iso(self.requested_us),
             "approved_by": self.approved_by,
-            "approved": iso(self.approved_us),
-            "expires": iso(self.expires_us),
+            "approved": to_iso(self.approved_us),
+            "expires": to_iso(self.expires_us),
             "used_for": self.used_for,
-            "used": iso(self.used_us),
+            "used": to_iso(self.used_us),
         }
 
     def record(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from vigil.api.context import context_of
-from vigil.api.params import MAX_ID, NO_NUL, Since, Until, moment
+from vigil.api.params import MAX_ID, NO_NUL, Since, Until, moment, writable
 from vigil.api.security import EnforcedRoute
 from vigil.audit import read_records, verify
 from vigil.audit.proofs import witness_feed
@@ -98,7 +98,9 @@ def transparency_report(
     audit trail and the register alone (`vigil report transparency` also writes PDF)."""
     context = context_of(request)
     until_us = moment(until, "until") or now_us()
-    since_us = moment(since, "since") or until_us - 30 * DAY_US
+    since_us = moment(since, "since") or writable(until_us - 30 * DAY_US, "since")
+    if since_us >= until_us:
+        raise HTTPException(422, "since must be before until")
     context.audit(request, "report.transparency", "ok", since_us=since_us, until_us=until_us)
     report = transparency(context.config, context.engine, since_us, until_us,
                           [context.audit_log.public_key])  # fmt: skip

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from vigil.api.context import CASE, REASON_MAX, REASON_MIN, caller_of, context_of
-from vigil.api.evidence import answer, auditor, refused
+from vigil.api.evidence import answer, auditor, decide
 from vigil.api.params import NO_NUL, moment
 from vigil.api.security import EnforcedRoute
 from vigil.errors import EvidenceError
@@ -69,9 +69,12 @@ def open_case(body: CaseBody, request: Request) -> dict[str, Any]:
     context = context_of(request)
     try:
         case = CaseStore(context.engine).open(
-            body.reference, body.title, body.description, caller_of(request).name,
+            body.reference,
+            body.title,
+            body.description,
+            caller_of(request).name,
             auditor(request),
-        )  # fmt: skip
+        )
     except EvidenceError as exc:
         raise answer(exc) from None
     return case.to_json()
@@ -132,10 +135,15 @@ def request_hold(body: HoldBody, request: Request) -> dict[str, Any]:
         )
     try:
         hold = HoldStore(context.engine).request(
-            body.case, body.camera, since_us, until_us, body.reason,
-            now_us() + int(days * DAY_US), caller_of(request).name,
+            body.case,
+            body.camera,
+            since_us,
+            until_us,
+            body.reason,
+            now_us() + int(days * DAY_US),
+            caller_of(request).name,
             auditor(request, [body.camera], since_us, until_us),
-        )  # fmt: skip
+        )
     except EvidenceError as exc:
         raise answer(exc) from None
     return hold.to_json()
@@ -145,13 +153,13 @@ def _decide(request: Request, hold_id: int, action: str, how: str) -> dict[str, 
     hold = _visible_hold(request, hold_id)
     store = HoldStore(context_of(request).engine)
     change = getattr(store, how)
-    try:
-        audit = auditor(request, [hold.camera], hold.since_us, hold.until_us)
-        decided: Hold = change(hold_id, caller_of(request).name, audit)
-    except EvidenceError as exc:
-        if exc.kind in ("forbidden", "conflict"):
-            refused(request, action, exc, [hold.camera])
-        raise answer(exc) from None
+    decided: Hold = decide(
+        request,
+        action,
+        lambda user, audit: change(hold_id, user, audit),
+        [hold.camera],
+        (hold.since_us, hold.until_us),
+    )
     return decided.to_json(store.held_bytes(decided))
 
 
@@ -174,9 +182,11 @@ def request_release(hold_id: HoldId, body: ReleaseBody, request: Request) -> dic
     store = HoldStore(context_of(request).engine)
     try:
         asked = store.request_release(
-            hold_id, body.reason, caller_of(request).name,
+            hold_id,
+            body.reason,
+            caller_of(request).name,
             auditor(request, [hold.camera], hold.since_us, hold.until_us),
-        )  # fmt: skip
+        )
     except EvidenceError as exc:
         raise answer(exc) from None
     return asked.to_json()

@@ -17,11 +17,12 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from vigil.api.context import CASE, REASON_MAX, REASON_MIN, caller_of, context_of
-from vigil.api.evidence import answer, auditor, refused
+from vigil.api.evidence import answer, auditor, decide, refused
 from vigil.api.params import NO_NUL, moment
 from vigil.api.security import EnforcedRoute
 from vigil.errors import EvidenceError
 from vigil.export.names import DERIVATIVE, MANIFEST
+from vigil.playback.fmp4 import Chunks
 from vigil.playback.remux import fragmented_mp4
 from vigil.storage.exports import Export, ExportStore
 from vigil.storage.lifts import LiftStore
@@ -134,16 +135,13 @@ def get_export(export_id: ExportId, request: Request) -> dict[str, Any]:
 def _decide(request: Request, export_id: int, action: str, how: str) -> dict[str, Any]:
     job = _visible(request, export_id)
     change = getattr(ExportStore(context_of(request).engine), how)
-    try:
-        decided: Export = change(
-            export_id,
-            caller_of(request).name,
-            auditor(request, [job.camera], job.since_us, job.until_us),
-        )
-    except EvidenceError as exc:
-        if exc.kind in ("forbidden", "conflict"):
-            refused(request, action, exc, [job.camera])
-        raise answer(exc) from None
+    decided: Export = decide(
+        request,
+        action,
+        lambda user, audit: change(export_id, user, audit),
+        [job.camera],
+        (job.since_us, job.until_us),
+    )
     return decided.to_json()
 
 
@@ -243,27 +241,9 @@ def _subject(job: Export) -> str:
     return f"export:{job.id}"
 
 
-class _Sink:
-    """The zip's output: bytes wait here until the response takes them."""
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self.chunks.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        """Nothing to flush: the response takes the bytes."""
-
-    def take(self) -> bytes:
-        data, self.chunks = b"".join(self.chunks), []
-        return data
-
-
 def _zipped(path: Path) -> Iterator[bytes]:
     """The package directory as a stored (not compressed: video does not shrink) zip."""
-    sink = _Sink()
+    sink = Chunks()
     files = sorted(p for p in path.rglob("*") if p.is_file())
     with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as archive:  # type: ignore[arg-type]
         for file in files:

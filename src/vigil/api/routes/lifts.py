@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 
 from vigil.api.context import CASE, REASON_MAX, REASON_MIN, caller_of, context_of
-from vigil.api.evidence import answer, auditor, refused
+from vigil.api.evidence import answer, auditor, decide
 from vigil.api.params import NO_NUL, moment
 from vigil.api.security import EnforcedRoute
 from vigil.errors import EvidenceError
@@ -80,15 +80,12 @@ def approve_lift(lift_id: LiftId, request: Request) -> dict[str, Any]:
     lift = store.get(lift_id)
     if lift is None or not context.can_see(request, lift.camera):
         raise HTTPException(404, f"lift {lift_id} not found")
-    try:
-        approved = store.approve(
-            lift_id,
-            caller_of(request).name,
-            context.config.privacy.lift_minutes,
-            auditor(request, [lift.camera], lift.since_us, lift.until_us),
-        )
-    except EvidenceError as exc:
-        if exc.kind in ("forbidden", "conflict"):
-            refused(request, "mask.lift.approve", exc, [lift.camera])
-        raise answer(exc) from None
+    minutes = context.config.privacy.lift_minutes
+    approved = decide(
+        request,
+        "mask.lift.approve",
+        lambda user, audit: store.approve(lift_id, user, minutes, audit),
+        [lift.camera],
+        (lift.since_us, lift.until_us),
+    )
     return approved.to_json()
