@@ -172,6 +172,7 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
         },
         detector={"model": str(MODEL)},
         api={"enabled": True, "port": free_port()},
+        roles={"investigator": {"mask_lift": True}},
     )
     add_accounts(
         vigil, {"inv": ["investigator", "viewer"], "aud": ["auditor"], "sup": ["supervisor"]}
@@ -321,6 +322,31 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     page.goto(f"{url}#/playback?camera=hall&at={to_iso(first)}")
     page.locator("svg.timeline rect.held").first.wait_for()
 
+    # Lifting the masks for one look: the investigator asks under the case bar's case, a
+    # supervisor approves, the next play is unmasked, and the lift is then spent.
+    page.goto(f"{url}#/playback?camera=yard&at={to_iso(first)}")
+    page.wait_for_function(
+        video_js(playing, "v.videoWidth > 0 && v.currentTime > 1"), timeout=30_000
+    )
+    page.click("button[data-action=ask-lift]")
+    page.locator(".lift-state").get_by_text("requested").wait_for()
+    approver, approver_errors = new_page(browser, width=1400)
+    sign_in(approver, url, "sup", PASSWORD)
+    approver.goto(f"{url}#/cases")
+    approver.locator("table.lifts tr[data-state=requested] button[data-action=approve]").click()
+    approver.locator("table.lifts tr[data-state=active]").wait_for()
+    assert not approver_errors
+    approver.close()
+    page.click("button[data-action=check-lift]")
+    page.locator("button[data-action=play-unmasked]:enabled").click()
+    page.wait_for_function(
+        video_js(playing, "v.videoWidth > 0 && v.currentTime > 1"), timeout=30_000
+    )
+    assert_masked(page, playing, masked=False)
+    shot(page, "07c-playback-lifted")
+    page.click("button[data-action=check-lift]")
+    page.locator(".lift-state").get_by_text("used").wait_for()
+
     # The held range is exported, redacted (the default); the package opens in the browser,
     # and the downloaded zip verifies with its own verify.py and Python alone.
     page.goto(f"{url}#/exports")
@@ -398,9 +424,10 @@ def test_investigator_watches_live_plays_back_and_reviews_events(
     assert_audited(vigil)
 
 
-def assert_masked(page: Page, selector: str) -> None:
+def assert_masked(page: Page, selector: str, *, masked: bool = True) -> None:
     """In a screenshot of the playing video, the middle of the masked top-left quarter is the
-    mask's solid black and the middle of the bottom-right quarter is picture."""
+    mask's solid black (or, lifted, picture) and the middle of the bottom-right quarter is
+    picture."""
     page.evaluate(f"document.querySelector({selector!r}).pause()")
     box = page.evaluate(
         f"(() => {{ const v = document.querySelector({selector!r});"
@@ -413,7 +440,10 @@ def assert_masked(page: Page, selector: str) -> None:
     x, y, w, h = (round(v) for v in box)
     inside = picture[y + h // 8 : y + 3 * h // 8, x + w // 8 : x + 3 * w // 8]
     outside = picture[y + 5 * h // 8 : y + 7 * h // 8, x + 5 * w // 8 : x + 7 * w // 8]
-    assert inside.max() <= 30, f"the mask is solid black (brightest {inside.max()})"
+    if masked:
+        assert inside.max() <= 30, f"the mask is solid black (brightest {inside.max()})"
+    else:
+        assert inside.mean() > 40, "the lifted mask shows the picture"
     assert outside.mean() > 40, "the rest of the picture is shown"
 
 
@@ -510,6 +540,8 @@ def assert_audited(vigil: Vigil) -> None:
         "playback",
         "case.open",
         "hold.request",
+        "mask.lift.request",
+        "mask.lift.use",
         "export.request",
         "export.open",
         "export.download",

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, update
 
 from vigil.errors import EvidenceError
+from vigil.storage.requests import change, fetch, found, second_person
 from vigil.storage.schema import HOLDS_IN_FORCE as IN_FORCE
 from vigil.storage.schema import cases, holds, segments
 from vigil.timeutil import now_us, to_iso
@@ -250,13 +251,7 @@ class HoldStore:
     def list(
         self, case_reference: str | None = None, cameras: set[str] | None = None
     ) -> list[Hold]:
-        query = select(holds).order_by(holds.c.id.desc())
-        if case_reference is not None:
-            query = query.where(holds.c.case_reference == case_reference)
-        if cameras is not None:
-            query = query.where(holds.c.camera.in_(sorted(cameras)))
-        with self.engine.connect() as connection:
-            return [Hold(**row._mapping) for row in connection.execute(query)]
+        return [Hold(**row) for row in found(self.engine, holds, case_reference, cameras)]
 
     def held_bytes(self, hold: Hold) -> int:
         """The bytes of the stored segments the hold covers."""
@@ -289,29 +284,15 @@ def open_case(connection: Connection, reference: str) -> Case:
 
 
 def _hold(connection: Connection, hold_id: int, *, lock: bool = False) -> Hold:
-    query = select(holds).where(holds.c.id == hold_id)
-    if lock and connection.dialect.name == "postgresql":
-        query = query.with_for_update()  # two approvers at once: one waits, then sees the state
-    row = connection.execute(query).first()
-    if row is None:
-        raise EvidenceError(f"hold {hold_id} not found", "not_found")
-    return Hold(**row._mapping)
+    return Hold(**fetch(connection, holds, hold_id, "hold", lock=lock))
 
 
 def _second_person(hold: Hold, requester: str, user: str, verb: str, state: str) -> None:
-    if hold.state != state:
-        raise EvidenceError(f"hold {hold.id} is {hold.state}; there is nothing to {verb}",
-                            "conflict")  # fmt: skip
-    if requester == user:
-        raise EvidenceError(
-            f"{user} asked for this, so another account must {verb} hold {hold.id} (two-person "
-            "rule)",
-            "forbidden",
-        )
+    second_person("hold", hold.id, hold.state, state, requester, user, verb)
 
 
 def _set(connection: Connection, hold_id: int, **values: Any) -> None:
-    connection.execute(update(holds).where(holds.c.id == hold_id).values(**values))
+    change(connection, holds, hold_id, **values)
 
 
 def _covers(hold: Hold) -> Any:

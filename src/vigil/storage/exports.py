@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from vigil.errors import EvidenceError
 from vigil.storage.evidence import Audit, open_case
+from vigil.storage.requests import change, fetch, found, second_person
 from vigil.storage.schema import EXPORTS_WAITING, exports
 from vigil.timeutil import now_us, to_iso
 
@@ -232,39 +233,18 @@ class ExportStore:
     def list(
         self, case_reference: str | None = None, cameras: set[str] | None = None
     ) -> list[Export]:
-        query = select(exports).order_by(exports.c.id.desc())
-        if case_reference is not None:
-            query = query.where(exports.c.case_reference == case_reference)
-        if cameras is not None:
-            query = query.where(exports.c.camera.in_(sorted(cameras)))
-        with self.engine.connect() as connection:
-            return [Export(**row._mapping) for row in connection.execute(query)]
+        return [Export(**row) for row in found(self.engine, exports, case_reference, cameras)]
 
 
 def _export(connection: Connection, export_id: int, *, lock: bool = False) -> Export:
-    query = select(exports).where(exports.c.id == export_id)
-    if lock and connection.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = connection.execute(query).first()
-    if row is None:
-        raise EvidenceError(f"export {export_id} not found", "not_found")
-    return Export(**row._mapping)
+    return Export(**fetch(connection, exports, export_id, "export", lock=lock))
 
 
 def _second_person(connection: Connection, export_id: int, user: str, verb: str) -> Export:
     job = _export(connection, export_id, lock=True)
-    if job.state != "requested":
-        raise EvidenceError(
-            f"export {export_id} is {job.state}; there is nothing to {verb}", "conflict"
-        )
-    if job.requested_by == user:
-        raise EvidenceError(
-            f"{user} asked for this, so another account must {verb} export {export_id} "
-            "(two-person rule)",
-            "forbidden",
-        )
+    second_person("export", export_id, job.state, "requested", job.requested_by, user, verb)
     return job
 
 
 def _set(connection: Connection, export_id: int, **values: Any) -> None:
-    connection.execute(update(exports).where(exports.c.id == export_id).values(**values))
+    change(connection, exports, export_id, **values)

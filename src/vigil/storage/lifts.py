@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select
 
 from vigil.errors import EvidenceError
 from vigil.storage.evidence import Audit, open_case
+from vigil.storage.requests import change, fetch, found, second_person
 from vigil.storage.schema import mask_lifts
 from vigil.timeutil import now_us, to_iso
 
@@ -108,16 +109,9 @@ class LiftStore:
         """The second person; the lift then lasts `minutes` from now."""
         with self.engine.begin() as connection:
             lift = _lift(connection, lift_id, lock=True)
-            if lift.state != "requested" or lift.expires_us <= now_us():
-                raise EvidenceError(
-                    f"lift {lift_id} is {_state(lift)}; there is nothing to approve", "conflict"
-                )
-            if lift.requested_by == user:
-                raise EvidenceError(
-                    f"{user} asked for this, so another account must approve "
-                    f"lift {lift_id} (two-person rule)",
-                    "forbidden",
-                )
+            second_person(
+                "lift", lift_id, _state(lift), "requested", lift.requested_by, user, "approve"
+            )
             now = now_us()
             _set(
                 connection,
@@ -157,10 +151,7 @@ class LiftStore:
             return lift
 
     def list(self, cameras: set[str]) -> list[Lift]:
-        query = select(mask_lifts).where(mask_lifts.c.camera.in_(sorted(cameras)))
-        with self.engine.connect() as connection:
-            rows = connection.execute(query.order_by(mask_lifts.c.id.desc())).all()
-        return [Lift(**row._mapping) for row in rows]
+        return [Lift(**row) for row in found(self.engine, mask_lifts, None, cameras)]
 
     def get(self, lift_id: int) -> Lift | None:
         with self.engine.connect() as connection:
@@ -177,14 +168,8 @@ def _state(lift: Lift) -> str:
 
 
 def _lift(connection: Connection, lift_id: int, *, lock: bool = False) -> Lift:
-    query = select(mask_lifts).where(mask_lifts.c.id == lift_id)
-    if lock and connection.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = connection.execute(query).first()
-    if row is None:
-        raise EvidenceError(f"lift {lift_id} not found", "not_found")
-    return Lift(**row._mapping)
+    return Lift(**fetch(connection, mask_lifts, lift_id, "lift", lock=lock))
 
 
 def _set(connection: Connection, lift_id: int, **values: Any) -> None:
-    connection.execute(update(mask_lifts).where(mask_lifts.c.id == lift_id).values(**values))
+    change(connection, mask_lifts, lift_id, **values)

@@ -27,7 +27,11 @@ def camera_reports(request: Request) -> dict[str, dict[str, Any]]:
     context = context_of(request)
     visible = set(context.visible_cameras(request))
     cameras = status_report(context.config, context.engine)["cameras"]
-    return {name: {"name": name, **c} for name, c in cameras.items() if name in visible}
+    return {
+        name: {"name": name, **c, "masked": bool(context.config.cameras[name].privacy_masks)}
+        for name, c in cameras.items()
+        if name in visible
+    }
 
 
 @router.get("")

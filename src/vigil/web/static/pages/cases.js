@@ -14,6 +14,7 @@ export async function render(root, { account }) {
   const caseBody = h("tbody");
   const holdBody = h("tbody");
   const heldTotal = h("p", { class: "held-total" });
+  const liftBody = h("tbody");
   root.append(
     h("h1", {}, "Cases"),
     message,
@@ -21,7 +22,19 @@ export async function render(root, { account }) {
     h("h2", {}, "Holds"),
     heldTotal,
     h("div", { class: "table-wrap" }, table(["#", "Case", "Camera", "From", "To", "Reason", "Asked by", "State", "Expires", "Kept", ""], holdBody, { class: "holds" })),
+    h("h2", {}, "Privacy mask lifts"),
+    h("div", { class: "table-wrap" }, table(["#", "Case", "Camera", "From", "To", "Reason", "Asked by", "State", "Approved by", ""], liftBody, { class: "lifts" })),
   );
+
+  function liftRow(lift) {
+    const approve = supervisor && lift.state === "requested" && lift.requested_by !== account.name
+      ? h("button", { type: "button", class: "secondary", "data-action": "approve", onclick: () => act(`/api/v1/lifts/${lift.id}/approve`) }, "Approve") : "";
+    return h("tr", { "data-lift": String(lift.id), "data-state": lift.state },
+      h("td", {}, String(lift.id)), h("td", {}, lift.case), h("td", {}, lift.camera),
+      h("td", {}, when(lift.since)), h("td", {}, when(lift.until)), h("td", {}, lift.reason),
+      h("td", {}, lift.requested_by), h("td", { class: "state" }, lift.state),
+      h("td", {}, lift.approved_by || ""), h("td", {}, approve));
+  }
 
   async function act(path, body) {
     clear(message);
@@ -73,7 +86,8 @@ export async function render(root, { account }) {
   }
 
   async function load() {
-    const [cases, holds] = await Promise.all([get("/api/v1/cases"), get("/api/v1/holds")]);
+    const [cases, holds, lifts] = await Promise.all([get("/api/v1/cases"), get("/api/v1/holds"), get("/api/v1/lifts")]);
+    clear(liftBody).append(...lifts.lifts.map(liftRow));
     clear(caseBody).append(...cases.cases.map(caseRow));
     clear(holdBody).append(...holds.holds.map(holdRow));
     const kept = holds.holds

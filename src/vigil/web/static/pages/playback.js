@@ -1,7 +1,7 @@
 // Playback: a camera's timeline for a chosen time, and the footage from wherever it is
 // clicked. Deep link: #/playback?camera=NAME&at=ISO plays from that moment.
 
-import { evidenceHeaders, evidenceUrl, get, withQuery } from "../api.js";
+import { currentCase, evidenceHeaders, evidenceUrl, get, post, withQuery } from "../api.js";
 import {
   clear,
   duration,
@@ -28,7 +28,8 @@ function recordedMs(spans) {
 }
 
 export async function render(root, { params, navigate }) {
-  const names = (await get("/api/v1/cameras")).cameras.map((c) => c.name);
+  const cameras = (await get("/api/v1/cameras")).cameras;
+  const names = cameras.map((c) => c.name);
   root.append(h("h1", {}, "Playback"));
   if (!names.length) {
     root.append(notice("No camera is visible to this account."));
@@ -93,6 +94,37 @@ export async function render(root, { params, navigate }) {
     h("div", { class: "player-bar" }, h("span", {}, "Showing "), clock, download),
     status,
   );
+  let lift = null; // an active lift of this account's, spent on the next play
+  if (cameras.find((c) => c.name === camera)?.masked) root.append(liftPanel());
+
+  // A masked camera is shown with its privacy masks; lifting them for one look needs the
+  // mask.lift permission, the case bar's case and reason, and usually a supervisor's approval.
+  function liftPanel() {
+    const said = h("span", { class: "lift-state" }, "This camera has privacy masks.");
+    const unmasked = h("button", { type: "button", class: "secondary", "data-action": "play-unmasked", disabled: true, onclick: () => play(since) }, "Play without the masks (once)");
+    const check = async () => {
+      // The newest lift of this camera that covers the range, whatever its state.
+      const found = (await get("/api/v1/lifts")).lifts.find((l) => l.camera === camera && Date.parse(l.until) >= until && Date.parse(l.since) <= since);
+      lift = found && found.state === "active" ? found.id : null;
+      said.textContent = found ? `Mask lift #${found.id}: ${found.state}.` : "This camera has privacy masks.";
+      unmasked.disabled = lift === null;
+    };
+    const ask = async () => {
+      clear(status);
+      try {
+        const chosen = currentCase();
+        await post("/api/v1/lifts", { case: chosen.reference, reason: chosen.reason, camera, since: iso(since), until: iso(until) });
+        await check();
+      } catch (error) {
+        status.append(notice(errorText(error), "error"));
+      }
+    };
+    check().catch(() => {});
+    return h("div", { class: "card lift" }, said, " ",
+      h("button", { type: "button", class: "secondary", "data-action": "ask-lift", onclick: ask }, "Ask to lift the masks"),
+      h("button", { type: "button", class: "secondary", "data-action": "check-lift", onclick: () => check().catch((error) => status.append(notice(errorText(error), "error"))) }, "Check"),
+      unmasked);
+  }
 
   let timeline = { spans: [], events: [], segments: [] };
   let startMs = null;
@@ -108,7 +140,9 @@ export async function render(root, { params, navigate }) {
       const url = withQuery(`/api/v1/playback/${encodeURIComponent(camera)}/video.mp4`, {
         since: iso(begin),
         until: iso(until),
+        lift,
       });
+      lift = null; // spent by this request
       startMs = (await player.open(url, evidenceHeaders())) ?? begin;
       showTime();
       await video.play().catch(() => {});
