@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, update
 
 from vigil.errors import EvidenceError
-from vigil.storage.requests import change, fetch, found, second_person
+from vigil.storage.requests import change, fetch, found, one, second_person
 from vigil.storage.schema import HOLDS_IN_FORCE as IN_FORCE
 from vigil.storage.schema import cases, holds, segments
 from vigil.timeutil import now_us, to_iso
@@ -244,9 +244,8 @@ class HoldStore:
         return ended
 
     def get(self, hold_id: int) -> Hold | None:
-        with self.engine.connect() as connection:
-            row = connection.execute(select(holds).where(holds.c.id == hold_id)).first()
-        return None if row is None else Hold(**row._mapping)
+        row = one(self.engine, holds, hold_id)
+        return None if row is None else Hold(**row)
 
     def list(
         self, case_reference: str | None = None, cameras: set[str] | None = None

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from vigil.errors import EvidenceError
 from vigil.storage.evidence import Audit, open_case
-from vigil.storage.requests import change, fetch, found, second_person
+from vigil.storage.requests import change, fetch, found, one, second_person
 from vigil.storage.schema import EXPORTS_WAITING, exports
 from vigil.timeutil import now_us, to_iso
 
@@ -226,9 +226,8 @@ class ExportStore:
         return ended
 
     def get(self, export_id: int) -> Export | None:
-        with self.engine.connect() as connection:
-            row = connection.execute(select(exports).where(exports.c.id == export_id)).first()
-        return None if row is None else Export(**row._mapping)
+        row = one(self.engine, exports, export_id)
+        return None if row is None else Export(**row)
 
     def list(
         self, case_reference: str | None = None, cameras: set[str] | None = None

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, insert
 
 from vigil.errors import EvidenceError
 from vigil.storage.evidence import Audit, open_case
-from vigil.storage.requests import change, fetch, found, second_person
+from vigil.storage.requests import change, fetch, found, one, second_person
 from vigil.storage.schema import mask_lifts
 from vigil.timeutil import now_us, to_iso
 
@@ -154,9 +154,8 @@ class LiftStore:
         return [Lift(**row) for row in found(self.engine, mask_lifts, None, cameras)]
 
     def get(self, lift_id: int) -> Lift | None:
-        with self.engine.connect() as connection:
-            row = connection.execute(select(mask_lifts).where(mask_lifts.c.id == lift_id)).first()
-        return None if row is None else Lift(**row._mapping)
+        row = one(self.engine, mask_lifts, lift_id)
+        return None if row is None else Lift(**row)
 
 
 def _state(lift: Lift) -> str:

@@ -26,6 +26,13 @@ def fetch(
     return row._mapping
 
 
+def one(engine: Engine, table: Table, row_id: int) -> Mapping[str, Any] | None:
+    """The request's row, or None."""
+    with engine.connect() as connection:
+        row = connection.execute(select(table).where(table.c.id == row_id)).first()
+    return None if row is None else row._mapping
+
+
 def change(connection: Connection, table: Table, row_id: int, **values: Any) -> None:
     connection.execute(update(table).where(table.c.id == row_id).values(**values))
 
