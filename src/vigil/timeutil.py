@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 US = 1_000_000
 DAY_US = 86_400 * US
+HOUR_US = 3_600 * US
 
 
 def now_us() -> int:

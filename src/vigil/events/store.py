@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 EXPIRE_BATCH = 500  # events per expiry transaction
 
 DEFAULT_LIMIT = 100
+KEY = ["id", "start_us"]  # the events table's key (schema.py)
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,8 @@ class EventStore:
                 events.c.camera.in_(sorted(cameras)),
                 events.c.type.not_in(sorted(keep)),
             )
-            .values(end_us=events.c.updated_us)
+            # updated_us moves too, so the uplink sends the hub the ended event.
+            .values(end_us=events.c.updated_us, updated_us=now_us())
         )
         with self.engine.begin() as connection:
             return int(connection.execute(query).rowcount)
@@ -266,9 +268,9 @@ class EventStore:
     def _insert_or_ignore(self, connection: Connection) -> Insert:
         name = connection.dialect.name
         if name == "sqlite":
-            return sqlite.insert(events).on_conflict_do_nothing(index_elements=["id"])
+            return sqlite.insert(events).on_conflict_do_nothing(index_elements=KEY)
         if name == "postgresql":
-            return postgresql.insert(events).on_conflict_do_nothing(index_elements=["id"])
+            return postgresql.insert(events).on_conflict_do_nothing(index_elements=KEY)
         raise StorageError(f"events: database {name!r} is not supported; use SQLite or PostgreSQL")
 
     def _stored(self, row: Any) -> StoredEvent:

@@ -45,6 +45,11 @@ ROLES: dict[str, Role] = {
     "detector": Role("vigil.analytics.detection.service", reports=False),
     "api": Role("vigil.api.server", reports=False),
     "exporter": Role("vigil.export.worker", reports=False),
+    # Federation: the node's nats-server (a site's leaf, or the hub's), the site's uplink into
+    # its stream, and the hub's ingest of every site's stream into PostgreSQL.
+    "nats": Role("vigil.federation.server", reports=False),
+    "uplink": Role("vigil.federation.uplink", reports=False),
+    "ingest": Role("vigil.federation.ingest", reports=False),
 }
 
 

@@ -100,6 +100,9 @@ class Supervisor:
             self.services.append(Child("detector", "detector"))
         if config.api.enabled:  # exports are asked for through the API
             self.services.extend([Child("api", "api"), Child("exporter", "exporter")])
+        if config.federation is not None:
+            work = "uplink" if config.federation.role == "site" else "ingest"
+            self.services.extend([Child("nats", "nats"), Child(work, work)])
         self.children: list[Child] = [self.launcher, *self.cameras.values(), *self.services]
 
     def _audit_system(self, connection: Connection, action: str, detail: Mapping[str, Any]) -> int:

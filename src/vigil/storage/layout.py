@@ -7,6 +7,7 @@ was never committed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -86,6 +87,23 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only Vigil's user may read (0600), whole or not at all: a temporary file,
+    fsync, rename over the old one, directory fsync."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    fsync_dir(path.parent)
 
 
 def make_dirs_durable(path: Path) -> None:

@@ -72,8 +72,11 @@ alarms = Table(
 )
 
 # One row per event. The id is a UUIDv7 made at the edge, so inserts are idempotent and the hub
-# de-duplicates on it. The box is normalised to 0..1 of the snapshot's frame, whose size is kept
-# so pixels can be recovered; snapshot paths are relative to <storage.path>/snapshots.
+# de-duplicates on it; the key is (id, start_us) because the hub's PostgreSQL partitions the
+# table by month of start_us, and a partitioned table's keys must hold the partition key. site
+# and ingested_us are the hub's: the site the event came from, and when the hub took it. The box
+# is normalised to 0..1 of the snapshot's frame, whose size is kept so pixels can be recovered;
+# snapshot paths are relative to <storage.path>/snapshots.
 events = Table(
     "events",
     metadata,
@@ -82,7 +85,7 @@ events = Table(
     Column("type", String(32), nullable=False),
     Column("label", String(32)),
     Column("zone", String(64)),
-    Column("start_us", BigInteger, nullable=False),
+    Column("start_us", BigInteger, primary_key=True, autoincrement=False),
     Column("end_us", BigInteger),
     Column("score", Float),
     Column("box_x1", Float),
@@ -95,9 +98,13 @@ events = Table(
     Column("snapshot", String(512)),
     Column("clean_snapshot", String(512)),
     Column("updated_us", BigInteger, nullable=False),
+    Column("site", String(31)),
+    Column("ingested_us", BigInteger),
     Index("ix_events_camera_start", "camera", "start_us"),
     Index("ix_events_type_start", "type", "start_us"),
     Index("ix_events_start", "start_us"),
+    Index("ix_events_site_start", "site", "start_us"),
+    Index("ix_events_updated", "updated_us"),
 )
 
 # How an operator judged an event: acknowledged, or a false alarm, with a note (both audited).
@@ -328,4 +335,87 @@ mask_lifts = Table(
     Column("expires_us", BigInteger, nullable=False),
     Column("used_for", String(32)),  # playback | export
     Column("used_us", BigInteger),
+)
+
+
+# -- federation ------------------------------------------------------------------------------
+# At a site: how far the uplink has published each table to the site's stream (its JetStream
+# acknowledged, with sync_interval always, so durable on the site's disk).
+uplink_cursors = Table(
+    "uplink_cursors",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+# At the hub: what each site has sent. Keys are the site's own (event id, audit seq, segment
+# id), so a message delivered twice inserts nothing the second time.
+site_audit_records = Table(
+    "site_audit_records",
+    metadata,
+    Column("site", String(31), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("record", JSON, nullable=False),  # the site's audit record, hash and all
+    Column("ingested_us", BigInteger, nullable=False),
+)
+
+site_checkpoints = Table(
+    "site_checkpoints",
+    metadata,
+    Column("site", String(31), primary_key=True),
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("checkpoint", JSON, nullable=False),  # audit.log.Checkpoint.public()
+    Column("public_key", Text, nullable=False),  # PEM of the key the site signed with
+    Column("ingested_us", BigInteger, nullable=False),
+)
+
+# The site's segment index, no video. state: available (at the site) | gone (the site erased
+# it) | retrieved (a verified copy is in the hub's storage at `path`).
+site_segments = Table(
+    "site_segments",
+    metadata,
+    Column("site", String(31), primary_key=True),
+    Column("segment_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("camera", String(64), nullable=False),
+    Column("start_us", BigInteger, nullable=False),
+    Column("end_us", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("hold", Boolean, nullable=False),
+    Column("chain_seq", BigInteger),
+    Column("state", String(16), nullable=False, server_default="available"),
+    Column("path", String(512)),
+    Index("ix_site_segments_camera", "site", "camera", "start_us"),
+)
+
+site_cameras = Table(
+    "site_cameras",
+    metadata,
+    Column("site", String(31), primary_key=True),
+    Column("camera", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("since_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+    Column("detail", JSON, nullable=False),
+)
+
+# A site's active alarms (storage, power, camera), replaced by each report the site sends.
+site_alarms = Table(
+    "site_alarms",
+    metadata,
+    Column("site", String(31), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("subject", String(64), primary_key=True),
+    Column("message", Text, nullable=False),
+    Column("raised_us", BigInteger, nullable=False),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("name", String(31), primary_key=True),
+    Column("first_seen_us", BigInteger, nullable=False),
+    Column("last_message_us", BigInteger, nullable=False),  # when the site sent it
+    Column("last_ingest_us", BigInteger, nullable=False),  # when the hub took it
+    Column("refused", BigInteger, nullable=False, server_default="0"),  # forged or malformed
 )

@@ -1,0 +1,400 @@
+"""Federation on loopback: a hub and two sites, each a real `vigil run` with its own
+nats-server (leaf nodes in their own JetStream domains, TLS, an account per site), PostgreSQL at
+the hub, and each site's link to the hub through a proxy process that cuts it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+import time
+from collections.abc import Iterator
+
+import nats
+import nats.errors
+import pytest
+from nats.aio.msg import Msg
+from sqlalchemy import Engine, select, text
+
+from support.federation import Federation
+from support.postgres import PostgresServer
+from support.vigil import Vigil, wait_for
+from vigil.audit import open_audit_log
+from vigil.audit.log import AuditRecord
+from vigil.events.ids import uuid7
+from vigil.events.model import Event, EventUpdate
+from vigil.events.store import EventStore
+from vigil.federation.home import Credentials, Home
+from vigil.federation.natsconf import LOCAL_USER
+from vigil.federation.trails import verify_site
+from vigil.storage.database import connect, migrate
+from vigil.storage.hub import HubStore
+from vigil.storage.schema import audit_records, events, sites
+from vigil.timeutil import now_us
+
+pytestmark = pytest.mark.slow
+CAMERAS = ("gate", "hall")
+
+
+class SiteWriter:
+    """Writes events (each started, then ended) and audit records into a site's database, as
+    its camera processes and API would, until stopped."""
+
+    def __init__(self, site: Vigil, every: float = 0.05) -> None:
+        config = site.config
+        self.engine = connect(config.database_url())
+        migrate(self.engine)
+        self.store = EventStore(self.engine, site.storage / "snapshots")
+        self.audit = open_audit_log(config, self.engine)
+        self.every = every
+        self.stopping = threading.Event()
+        self.written = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            camera = CAMERAS[self.written % len(CAMERAS)]
+            event = Event(uuid7(), camera, "intrusion", now_us(), label="person", zone="door")
+            self.store.apply(EventUpdate("new", event))
+            self.store.apply(EventUpdate("end", event))
+            if self.written % 4 == 0:
+                self.audit.append(
+                    AuditRecord(
+                        "test",
+                        "investigator",
+                        "playback",
+                        "ok",
+                        "api",
+                        [camera],
+                        reason="federation test",
+                    )
+                )
+            self.written += 1
+            time.sleep(self.every)
+
+    def __enter__(self) -> SiteWriter:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopping.set()
+        self.thread.join()
+
+
+def site_events(site: Vigil) -> dict[str, int | None]:
+    engine = connect(site.config.database_url())
+    with engine.connect() as connection:
+        found = dict(connection.execute(select(events.c.id, events.c.end_us)).all())
+    engine.dispose()
+    return found
+
+
+def hub_events(hub: Engine, site: str) -> dict[str, int | None]:
+    with hub.connect() as connection:
+        rows = connection.execute(select(events.c.id, events.c.end_us).where(events.c.site == site))
+        return dict(rows.all())
+
+
+def wait_caught_up(hub: Engine, site: Vigil, name: str, timeout: float = 120) -> None:
+    wanted = site_events(site)
+    try:
+        wait_for(
+            f"every event of {name} at the hub", lambda: hub_events(hub, name) == wanted, timeout
+        )
+    except AssertionError:
+        got = hub_events(hub, name)
+        missing = set(wanted) - set(got)
+        unended = [k for k in wanted if k in got and got[k] != wanted[k]]
+        raise AssertionError(
+            f"{name}: {len(wanted)} events at the site, {len(got)} at the hub, "
+            f"{len(missing)} missing, {len(unended)} with another end"
+        ) from None
+
+
+@pytest.fixture(scope="module")
+def federation(
+    postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Federation]:
+    made = Federation(tmp_path_factory.mktemp("federation"), postgres_server.new_database())
+    for name in ("alpha", "beta"):
+        made.add_site(name, audit={"checkpoint_every": 10})
+    made.hub.start()
+    for site in made.sites.values():
+        site.start()
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
+def hub(federation: Federation) -> Iterator[Engine]:
+    engine = connect(federation.hub.config.database_url())
+    wait_for("the hub's schema", lambda: _has_sites_table(engine), 60)
+    yield engine
+    engine.dispose()
+
+
+def _has_sites_table(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(select(sites.c.name).limit(1))
+        return True
+    except Exception:
+        return False
+
+
+def test_every_event_reaches_the_hub_once_in_order_through_a_hundred_link_cuts(
+    federation: Federation, hub: Engine
+) -> None:
+    random.seed(7796)
+    writers = [SiteWriter(site) for site in federation.sites.values()]
+    for writer in writers:
+        writer.__enter__()
+    try:
+        for _ in range(100):
+            name = random.choice(list(federation.proxies))
+            federation.proxies[name].cut()
+            time.sleep(random.uniform(0.05, 0.6))
+            federation.proxies[name].restore()
+            time.sleep(random.uniform(0.1, 0.8))
+    finally:
+        for writer in writers:
+            writer.__exit__()
+    assert all(writer.written > 500 for writer in writers), [w.written for w in writers]
+    for name, site in federation.sites.items():
+        wait_caught_up(hub, site, name)
+        # Exactly once: the hub's rows are the site's, no more (the key forbids two of one id).
+        assert hub_events(hub, name) == site_events(site)
+        # In the site's order within each camera: first arrivals at the hub follow the starts.
+        with hub.connect() as connection:
+            for camera in CAMERAS:
+                starts = list(
+                    connection.scalars(
+                        select(events.c.start_us)
+                        .where(events.c.site == name, events.c.camera == camera)
+                        .order_by(events.c.ingested_us)
+                    )
+                )
+                assert starts == sorted(starts), f"{name}/{camera} arrived out of order"
+        # The site's trail, as the hub holds it, verifies with the site's signatures.
+        engine = connect(site.config.database_url())
+        with engine.connect() as connection:
+            head = connection.scalar(
+                select(audit_records.c.seq).order_by(audit_records.c.seq.desc()).limit(1)
+            )
+        wait_for(
+            f"{name}'s audit trail at the hub",
+            lambda n=name, h=head: verify_site(HubStore(hub), n).records == h,
+            60,
+        )
+        report = verify_site(HubStore(hub), name)
+        assert report.ok, report.problems
+        assert report.checkpoints > 0 and report.signatures_checked
+    # nats-server #7796: sourcing duplicated messages after a leaf reconnect. The hub's
+    # stream of each site holds exactly as many messages as the site's stream.
+    for name in federation.sites:
+        assert stream_messages(federation, name, hub_side=True) == stream_messages(
+            federation, name, hub_side=False
+        )
+
+
+def stream_messages(federation: Federation, name: str, hub_side: bool) -> int:
+    async def count() -> int:
+        if hub_side:
+            secrets = next(s for s in Home(federation.hub_home).site_secrets() if s.site == name)
+            port = federation.hub.config.federation.client_port  # type: ignore[union-attr]
+            client = await nats.connect(
+                f"nats://127.0.0.1:{port}",
+                user=secrets.ingest_user,
+                password=secrets.ingest_password,
+            )
+            stream = "SITE"
+        else:
+            site = federation.sites[name]
+            settings = site.config.federation
+            assert settings is not None
+            client = await nats.connect(
+                f"nats://127.0.0.1:{settings.client_port}",
+                user=LOCAL_USER,
+                password=Home(settings.home(site.storage)).local_password(),
+            )
+            stream = "VIGIL"
+        try:
+            info = await client.jetstream().stream_info(stream)
+            return int(info.state.messages)
+        finally:
+            await client.close()
+
+    return asyncio.run(count())
+
+
+def test_a_power_cut_at_the_site_loses_nothing_the_site_committed(
+    federation: Federation, hub: Engine
+) -> None:
+    site = federation.sites["alpha"]
+    with SiteWriter(site, every=0.01) as writer:
+        time.sleep(3)
+        site.kill_tree()  # Vigil, its uplink and its leaf, at once
+        time.sleep(0.5)
+    assert writer.written > 100
+    site.start()
+    wait_caught_up(hub, site, "alpha", timeout=120)
+
+
+def test_status_shows_the_link_the_backlog_and_the_last_ack(
+    federation: Federation, hub: Engine
+) -> None:
+    site = federation.sites["beta"]
+    with SiteWriter(site):
+        time.sleep(2)
+    wait_caught_up(hub, site, "beta")
+    report = wait_for(
+        "beta's backlog at 0",
+        lambda: (r := json.loads(federation.status(site))) and r["hub_backlog"] == 0 and r,
+        30,
+    )
+    assert report["link"] == "up" and report["last_hub_ack"] is not None
+    assert report["not_in_stream"] == {"audit_records": 0, "events": 0}
+    report = json.loads(federation.status(federation.hub))
+    by_site = {entry["site"]: entry for entry in report["sites"]}
+    assert set(by_site) == {"alpha", "beta"}
+    assert by_site["beta"]["link"] == "up" and by_site["beta"]["events_last_hour"] > 0
+    assert by_site["beta"]["lag_p95_s"] is not None
+    federation.proxies["beta"].cut()
+    try:
+        wait_for(
+            "beta down at the hub",
+            lambda: (
+                {e["site"]: e for e in json.loads(federation.status(federation.hub))["sites"]}[
+                    "beta"
+                ]["link"]
+                == "down"
+            ),
+            30,
+        )
+        assert json.loads(federation.status(site))["link"] == "down"
+    finally:
+        federation.proxies["beta"].restore()
+
+
+def test_a_site_cannot_read_another_site_or_speak_for_it(
+    federation: Federation, hub: Engine
+) -> None:
+    """Site alpha's credentials reach alpha's account only, and a message alpha sends in
+    beta's name is refused by the hub."""
+    credentials = Credentials.load(federation.directory / "alpha.credentials.json")
+    port = federation.hub.config.federation.client_port  # type: ignore[union-attr]
+
+    async def as_alpha() -> tuple[list[str], bool]:
+        client = await nats.connect(
+            f"nats://127.0.0.1:{port}", user=credentials.user, password=credentials.password
+        )
+        seen: list[str] = []
+
+        async def heard(message: Msg) -> None:
+            seen.append(message.subject)
+
+        await client.subscribe(">", cb=heard)
+        with SiteWriter(federation.sites["beta"]):
+            await asyncio.sleep(3)
+        try:
+            # The hub's own JetStream API is closed to a site (it could delete what the hub
+            # keeps of it).
+            await client.request("$JS.hub.API.STREAM.INFO.SITE", b"", timeout=2)
+            reached_hub_api = True
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+            reached_hub_api = False
+        await client.close()
+        return seen, reached_hub_api
+
+    seen, reached_hub_api = asyncio.run(as_alpha())
+    assert not [subject for subject in seen if "beta" in subject], seen[:5]
+    assert not reached_hub_api
+
+    # alpha's own stream, a message claiming to be beta's.
+    site = federation.sites["alpha"]
+    settings = site.config.federation
+    assert settings is not None
+    forged = uuid7()
+
+    async def forge() -> None:
+        client = await nats.connect(
+            f"nats://127.0.0.1:{settings.client_port}",
+            user=LOCAL_USER,
+            password=Home(settings.home(site.storage)).local_password(),
+        )
+        body = {
+            "site": "beta",
+            "kind": "event",
+            "sent_us": now_us(),
+            "event": {
+                "id": forged,
+                "camera": "gate",
+                "type": "intrusion",
+                "start_us": now_us(),
+                "end_us": None,
+                "label": None,
+                "zone": None,
+                "score": None,
+                "box_x1": None,
+                "box_y1": None,
+                "box_x2": None,
+                "box_y2": None,
+                "frame_width": None,
+                "frame_height": None,
+                "attributes": {},
+                "updated_us": now_us(),
+            },
+        }
+        await client.jetstream().publish("vigil.alpha.event.gate", json.dumps(body).encode())
+        await client.close()
+
+    with hub.connect() as connection:
+        refused_before = connection.scalar(select(sites.c.refused).where(sites.c.name == "alpha"))
+    asyncio.run(forge())
+    wait_for("the forged message refused", lambda: _refused(hub, "alpha") > refused_before, 30)
+    with hub.connect() as connection:
+        assert connection.scalar(select(events.c.id).where(events.c.id == forged)) is None
+
+
+def _refused(hub: Engine, site: str) -> int:
+    with hub.connect() as connection:
+        return int(connection.scalar(select(sites.c.refused).where(sites.c.name == site)) or 0)
+
+
+def test_partitions_are_made_ahead_and_take_stranded_rows(hub: Engine) -> None:
+    from vigil.storage.partitions import ensure_partitions
+
+    ensure_partitions(hub)
+    with hub.connect() as connection:
+        names = set(
+            connection.scalars(
+                text(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                    "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events'"
+                )
+            )
+        )
+    this_month = time.strftime("events_%Y_%m", time.gmtime())
+    assert this_month in names and len(names) >= 5  # default, this month, three ahead
+    # An event from long ago (a site back after months away) lands in DEFAULT, then moves.
+    old = now_us() - 400 * 86_400 * 1_000_000
+    month = time.strftime("events_%Y_%m", time.gmtime(old / 1e6))
+    with hub.begin() as connection:
+        connection.execute(
+            events.insert().values(
+                id=uuid7(),
+                camera="gate",
+                type="intrusion",
+                start_us=old,
+                attributes={},
+                updated_us=old,
+                site="alpha",
+            )
+        )
+    with hub.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM events_default")) == 1
+    assert month in ensure_partitions(hub)
+    with hub.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM events_default")) == 0
+        assert connection.scalar(text(f"SELECT count(*) FROM {month}")) == 1
