@@ -182,6 +182,18 @@ def _requests(console: Console) -> dict[tuple[str, str], tuple[str, dict[str, An
         ("GET", "/api/v1/lifts"): ("/api/v1/lifts", {}),
         ("POST", "/api/v1/lifts"): ("/api/v1/lifts", {"json": hold_body}),
         ("POST", "/api/v1/lifts/{lift_id}/approve"): (f"/api/v1/lifts/{lift}/approve", {}),
+        # A site is not a hub: allowed callers are answered 404, the others 401 or 403.
+        ("GET", "/api/v1/federation/sites"): ("/api/v1/federation/sites", {}),
+        ("GET", "/api/v1/federation/events"): ("/api/v1/federation/events", {}),
+        ("GET", "/api/v1/federation/sites/{site}/cameras/{camera}/timeline"): (
+            "/api/v1/federation/sites/north/cameras/gate/timeline",
+            {},
+        ),
+        ("GET", "/api/v1/federation/retrievals"): ("/api/v1/federation/retrievals", {}),
+        ("POST", "/api/v1/federation/retrievals"): (
+            "/api/v1/federation/retrievals",
+            {"json": {**hold_body, "site": "north"}},
+        ),
         ("GET", "/api/v1/storage"): ("/api/v1/storage", {}),
         ("GET", "/api/v1/config"): ("/api/v1/config", {}),
         ("GET", "/api/v1/users"): ("/api/v1/users", {}),

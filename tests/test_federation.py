@@ -5,21 +5,29 @@ the hub, and each site's link to the hub through a proxy process that cuts it.""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import random
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import nats
 import nats.errors
 import pytest
+from fastapi.testclient import TestClient
 from nats.aio.msg import Msg
 from sqlalchemy import Engine, select, text
 
-from support.federation import Federation
+from support.federation import Federation, free_port
+from support.fixtures import RtspServer
 from support.postgres import PostgresServer
 from support.vigil import Vigil, wait_for
+from vigil.accounts.store import Accounts
+from vigil.api.app import create_app
+from vigil.api.server import build
 from vigil.audit import open_audit_log
 from vigil.audit.log import AuditRecord
 from vigil.events.ids import uuid7
@@ -29,9 +37,11 @@ from vigil.federation.home import Credentials, Home
 from vigil.federation.natsconf import LOCAL_USER
 from vigil.federation.trails import verify_site
 from vigil.storage.database import connect, migrate
+from vigil.storage.evidence import CaseStore
 from vigil.storage.hub import HubStore
-from vigil.storage.schema import audit_records, events, sites
-from vigil.timeutil import now_us
+from vigil.storage.retrievals import Retrieval, RetrievalStore
+from vigil.storage.schema import audit_records, events, site_segments, sites
+from vigil.timeutil import now_us, to_iso
 
 pytestmark = pytest.mark.slow
 CAMERAS = ("gate", "hall")
@@ -114,16 +124,25 @@ def wait_caught_up(hub: Engine, site: Vigil, name: str, timeout: float = 120) ->
 
 @pytest.fixture(scope="module")
 def federation(
-    postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+    postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory, camera_clip: Path
 ) -> Iterator[Federation]:
     made = Federation(tmp_path_factory.mktemp("federation"), postgres_server.new_database())
-    for name in ("alpha", "beta"):
-        made.add_site(name, audit={"checkpoint_every": 10})
+    camera = RtspServer({"gate": camera_clip}, free_port())
+    camera.start()
+    # alpha records a real camera (its footage is what the hub retrieves); ~100 KB/s uplink.
+    made.add_site(
+        "alpha",
+        {"gate": {"main": camera.url("gate")}},
+        {"uplink_kbps": 800},
+        audit={"checkpoint_every": 10},
+    )
+    made.add_site("beta", audit={"checkpoint_every": 10})
     made.hub.start()
     for site in made.sites.values():
         site.start()
     yield made
     made.close()
+    camera.stop()
 
 
 @pytest.fixture(scope="module")
@@ -398,3 +417,178 @@ def test_partitions_are_made_ahead_and_take_stranded_rows(hub: Engine) -> None:
     with hub.connect() as connection:
         assert connection.scalar(text("SELECT count(*) FROM events_default")) == 0
         assert connection.scalar(text(f"SELECT count(*) FROM {month}")) == 1
+
+
+def test_retrieval_survives_a_dropped_link_and_matches_the_index(
+    federation: Federation, hub: Engine
+) -> None:
+    """An investigator at the hub asks for a range of alpha's gate; the site audits the job on
+    arrival and sends the segments under its uplink cap; the link drops mid-transfer; the job
+    completes when it returns, and every segment is the site's, byte for byte."""
+    site = federation.sites["alpha"]
+    recorded = site.wait_segments("gate", 5, timeout=90)[:4]
+    since, until = recorded[0].start_us, recorded[-1].end_us
+    ids = {segment.id for segment in recorded}
+    wait_for("alpha's segment index at the hub", lambda: ids <= _hub_segment_ids(hub), 60)
+
+    hub_audit = open_audit_log(federation.hub.config, hub)
+
+    def audit(connection: Any, action: str, detail: Any) -> int:
+        record = AuditRecord(
+            "ines",
+            "investigator",
+            action,
+            "ok",
+            "api",
+            ["gate"],
+            since,
+            until,
+            "the bag at the gate",
+            detail=detail,
+        )
+        return hub_audit.append(record, connection).seq
+
+    CaseStore(hub).open("CASE-7", "the bag at the gate", "", "ines", audit)
+    job = RetrievalStore(hub).request(
+        "alpha", "gate", (since, until), "CASE-7", "the bag at the gate", "ines", audit
+    )
+    wait_for(
+        "the first segment at the hub", lambda: _job(hub, job.id).segments_done >= 1, 60, every=0.1
+    )
+    assert _job(hub, job.id).state == "running"
+    federation.proxies["alpha"].cut()
+    time.sleep(3)
+    assert _job(hub, job.id).state == "running"
+    federation.proxies["alpha"].restore()
+    done = wait_for(
+        "the retrieval complete",
+        lambda: (j := _job(hub, job.id)).state in ("complete", "failed") and j,
+        120,
+    )
+    assert done.state == "complete", done.error
+    assert done.segments_done == len(recorded)
+    root = federation.hub.storage / "retrieved"
+    with hub.connect() as connection:
+        rows = {
+            row.segment_id: row
+            for row in connection.execute(
+                select(site_segments).where(
+                    site_segments.c.segment_id.in_(ids), site_segments.c.site == "alpha"
+                )
+            )
+        }
+    for segment in recorded:
+        row = rows[segment.id]
+        assert row.state == "retrieved"
+        copy = (root / row.path).read_bytes()
+        assert copy == (site.storage / "recordings" / segment.path).read_bytes()
+        assert hashlib.sha256(copy).hexdigest() == segment.sha256
+    # Audited at the hub (asked, complete) and at the site, on arrival.
+    with hub.connect() as connection:
+        actions = list(connection.scalars(select(audit_records.c.action)))
+    assert {"retrieval.request", "retrieval.complete"} <= set(actions)
+    engine = connect(site.config.database_url())
+    with engine.connect() as connection:
+        served = connection.execute(
+            select(audit_records).where(audit_records.c.action == "retrieval.serve")
+        ).all()
+    assert served and served[0].actor == "ines@hub" and served[0].reason == "the bag at the gate"
+
+
+def _hub_segment_ids(hub: Engine) -> set[int]:
+    with hub.connect() as connection:
+        return set(
+            connection.scalars(
+                select(site_segments.c.segment_id).where(
+                    site_segments.c.site == "alpha", site_segments.c.camera == "gate"
+                )
+            )
+        )
+
+
+def _job(hub: Engine, job_id: int) -> Retrieval:
+    found = next(j for j in RetrievalStore(hub).list(None) if j.id == job_id)
+    return found
+
+
+def test_the_hub_console_api_shows_every_site_in_scope(federation: Federation, hub: Engine) -> None:
+    """The hub's API over its PostgreSQL: sites with their links and lag, events from all sites
+    with a site's filters, the timeline's states, retrievals; an account scoped to one site sees
+    that site alone, and asking for another is a 404 audited as a denial."""
+    for name, site in federation.sites.items():
+        with SiteWriter(site):
+            time.sleep(1)
+        wait_caught_up(hub, site, name)
+    context = build(federation.hub.config)
+    accounts = Accounts(context.engine)
+    password = "a long enough password 1"
+    tokens = {
+        name: context.tokens.issue(accounts.add(name, password, roles, sites=sites).id, "tests")
+        for name, roles, sites in (
+            ("hub-investigator", ["investigator"], None),
+            ("beta-investigator", ["investigator"], ["beta"]),
+        )
+    }
+    reason = {"X-Vigil-Case": "CASE-7", "X-Vigil-Reason": "the bag at the gate"}
+
+    def get(who: str, path: str, **params: Any) -> Any:
+        headers = {"Authorization": f"Bearer {tokens[who]}", **reason}
+        return client.get(path, headers=headers, params=params)
+
+    with TestClient(create_app(context), base_url="http://127.0.0.1") as client:
+        sites_seen = get("hub-investigator", "/api/v1/federation/sites").json()["sites"]
+        by_name = {entry["site"]: entry for entry in sites_seen}
+        assert set(by_name) == {"alpha", "beta"}
+        assert by_name["alpha"]["link"] == "up" and by_name["alpha"]["cameras"] >= 1
+        scoped = get("beta-investigator", "/api/v1/federation/sites").json()["sites"]
+        assert [entry["site"] for entry in scoped] == ["beta"]
+
+        found = get(
+            "hub-investigator",
+            "/api/v1/federation/events",
+            since=to_iso(now_us() - 3600 * 10**6),
+            limit=1000,
+        ).json()["events"]
+        assert {event["site"] for event in found} == {"alpha", "beta"}
+        only_beta = get(
+            "beta-investigator",
+            "/api/v1/federation/events",
+            since=to_iso(now_us() - 3600 * 10**6),
+            limit=1000,
+        ).json()["events"]
+        assert only_beta and {event["site"] for event in only_beta} == {"beta"}
+        refused = get("beta-investigator", "/api/v1/federation/events", site="alpha")
+        assert refused.status_code == 404
+
+        line = get(
+            "hub-investigator",
+            "/api/v1/federation/sites/alpha/cameras/gate/timeline",
+            since=to_iso(now_us() - 3600 * 10**6),
+        ).json()["segments"]
+        assert {"retrieved", "available"} <= {segment["state"] for segment in line}
+        jobs = client.get(
+            "/api/v1/federation/retrievals",
+            headers={"Authorization": f"Bearer {tokens['hub-investigator']}"},
+        )
+        assert [job["state"] for job in jobs.json()["retrievals"]] == ["complete"]
+        asked = client.post(
+            "/api/v1/federation/retrievals",
+            headers={"Authorization": f"Bearer {tokens['beta-investigator']}"},
+            json={
+                "site": "alpha",
+                "camera": "gate",
+                "since": "2026-01-01T00:00:00Z",
+                "until": "2026-01-01T00:01:00Z",
+                "case": "CASE-7",
+                "reason": "out of scope",
+            },
+        )
+        assert asked.status_code == 404
+    with hub.connect() as connection:
+        denials = connection.execute(
+            select(audit_records).where(
+                audit_records.c.actor == "beta-investigator", audit_records.c.outcome == "denied"
+            )
+        ).all()
+    assert len(denials) >= 2
+    context.engine.dispose()

@@ -3,6 +3,7 @@ sites' leaf links through a proxy process that can cut them."""
 
 from __future__ import annotations
 
+import random
 import signal
 import socket
 import subprocess
@@ -14,9 +15,16 @@ from support.vigil import Vigil
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port below Linux's ephemeral range (32768-60999): a port the kernel hands out for
+    outgoing connections can be taken by one before the server that was given it binds."""
+    while True:
+        port = random.randrange(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 class LinkProxy:

@@ -101,6 +101,17 @@ ACCESS: dict[tuple[str, str], Rule] = {
     # Also needs roles.<role>.mask_lift (checked by the route): no role may by default.
     ("POST", "/api/v1/lifts"): allow(INVESTIGATOR, audit="mask.lift.request"),
     ("POST", "/api/v1/lifts/{lift_id}/approve"): allow(SUPERVISOR, audit="mask.lift.approve"),
+    # The hub's view of its sites (404 on a node that is not a hub).
+    ("GET", "/api/v1/federation/sites"): allow(VIEWER, INVESTIGATOR, ADMIN),
+    ("GET", "/api/v1/federation/events"): allow(INVESTIGATOR, reason=True, audit="events.search"),
+    ("GET", "/api/v1/federation/sites/{site}/cameras/{camera}/timeline"): allow(
+        INVESTIGATOR, reason=True, audit="federation.timeline"
+    ),
+    ("GET", "/api/v1/federation/retrievals"): allow(
+        INVESTIGATOR, SUPERVISOR, audit="retrievals.list"
+    ),
+    # Footage leaves a site for the hub: a case and a reason, audited at both ends.
+    ("POST", "/api/v1/federation/retrievals"): allow(INVESTIGATOR, audit="retrieval.request"),
     ("GET", "/api/v1/storage"): allow(ADMIN),
     ("GET", "/api/v1/config"): allow(ADMIN),
     ("GET", "/api/v1/users"): allow(ADMIN),

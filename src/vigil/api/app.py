@@ -23,6 +23,7 @@ from vigil.api.routes import (
     cases,
     events,
     exports,
+    federation,
     health,
     lifts,
     playback,
@@ -80,7 +81,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.state.context = context
     app.add_middleware(SecurityHeaders, tile_url=context.config.api.tile_url)
     for module in (health, register, auth, cameras, playback, events, cases, exports, lifts, admin,
-                   audit):  # fmt: skip
+                   audit, federation):  # fmt: skip
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

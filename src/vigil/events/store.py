@@ -55,6 +55,7 @@ class StoredEvent:
     attributes: dict[str, Any] = field(default_factory=dict)
     snapshot: Path | None = None  # the JPEG with the box drawn
     clean_snapshot: Path | None = None
+    site: str | None = None  # at the hub, the site it came from
 
     @property
     def pixel_box(self) -> Box | None:
@@ -158,10 +159,13 @@ class EventStore:
         cameras: Collection[str] | None = None,
         label: str | None = None,
         zone: str | None = None,
+        sites: Collection[str] | None = None,
     ) -> list[StoredEvent]:
         """Events overlapping [since, until] (open events reach now), newest first; `cameras`
-        limits the search to a set (an account's scope)."""
+        limits the search to a set (an account's scope), `sites` at the hub to those sites."""
         query = select(events)
+        if sites is not None:
+            query = query.where(events.c.site.in_(sorted(sites)))
         if camera is not None:
             query = query.where(events.c.camera == camera)
         if cameras is not None:
@@ -286,4 +290,5 @@ class EventStore:
             clean_snapshot=(
                 self.snapshots_dir / r["clean_snapshot"] if r["clean_snapshot"] else None
             ),
+            site=r["site"],
         )  # fmt: skip

@@ -40,10 +40,12 @@ from nats.js.api import (
     StreamSource,
 )
 
+from vigil.audit import open_audit_log
 from vigil.config import CAMERA_NAME, VigilConfig, load_config
 from vigil.errors import VigilError
 from vigil.federation.home import Home, SiteSecrets
 from vigil.federation.natsconf import ACKS, HUB_STREAM, STREAM
+from vigil.federation.retriever import Retriever
 from vigil.federation.server import federation_of
 from vigil.lifeline import bind_to_supervisor
 from vigil.logs import setup_logging
@@ -135,6 +137,9 @@ class Ingest:
         migrate(self.engine)
         self.store = HubStore(self.engine)
         self.snapshots = Layout(config.storage.path).snapshots
+        self.retriever = Retriever(
+            self.engine, config.storage.path, open_audit_log(config, self.engine)
+        )
         self.stopping = asyncio.Event()
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -172,6 +177,7 @@ class Ingest:
                 )
                 await asyncio.sleep(2.0)
                 continue
+            retrieving = None
             try:
                 js = client.jetstream()
                 await self._ensure_stream(client, js, site.site)
@@ -181,11 +187,14 @@ class Ingest:
                     stream=HUB_STREAM,
                     config=ConsumerConfig(ack_policy=AckPolicy.ALL, max_ack_pending=4 * BATCH),
                 )
+                retrieving = asyncio.create_task(
+                    self.retriever.run(client, site.site, self.stopping)
+                )
                 heard = checked = time.monotonic()
                 while not self.stopping.is_set():
                     try:
                         messages = await subscription.fetch(BATCH, timeout=1.0)
-                    except nats.errors.TimeoutError:
+                    except TimeoutError:  # nats.errors.TimeoutError is one too
                         messages = []
                     if messages:
                         heard = time.monotonic()
@@ -200,6 +209,8 @@ class Ingest:
                 )
                 await asyncio.sleep(1.0)
             finally:
+                if retrieving is not None:
+                    retrieving.cancel()
                 await client.close()
 
     async def _unstall(self, client: Client, js: JetStreamContext, site: str) -> None:

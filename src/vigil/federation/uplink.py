@@ -39,10 +39,12 @@ from vigil.federation.monitor import leaf_links
 from vigil.federation.natsconf import ACKS, LOCAL_USER, STREAM
 from vigil.federation.outbox import Batch, Outbox
 from vigil.federation.server import federation_of
+from vigil.federation.serving import CHUNK, RETRIEVE, Serving
 from vigil.lifeline import bind_to_supervisor
 from vigil.logs import setup_logging
 from vigil.settings.federation import FederationSettings
 from vigil.storage.database import connect, migrate
+from vigil.storage.index import SegmentIndex
 from vigil.storage.layout import Layout
 
 log = logging.getLogger(__name__)
@@ -89,8 +91,13 @@ class Uplink:
         self.home = Home(self.settings.home(config.storage.path))
         engine = connect(config.database_url())
         migrate(engine)
-        key = public_key_pem(open_audit_log(config, engine).public_key).decode()
-        self.outbox = Outbox(engine, self.settings.site, Layout(config.storage.path).snapshots, key)
+        audit = open_audit_log(config, engine)
+        layout = Layout(config.storage.path)
+        key = public_key_pem(audit.public_key).decode()
+        self.outbox = Outbox(engine, self.settings.site, layout.snapshots, key)
+        self.serving = Serving(
+            self.settings.site, SegmentIndex(engine), layout, audit, self.settings.uplink_kbps
+        )
         self.stopping = asyncio.Event()
         self._down_since: float | None = None
 
@@ -118,6 +125,8 @@ class Uplink:
                 js = client.jetstream(timeout=ACK_TIMEOUT_S)
                 await ensure_stream(js, self.settings)
                 await client.subscribe(ACKS, cb=self._hub_acked)
+                await client.subscribe(RETRIEVE, cb=self.serving.retrieve)
+                await client.subscribe(CHUNK, cb=self.serving.chunk)
                 await self._publish_loop(js)
             except (nats.errors.Error, TimeoutError) as exc:
                 log.warning("the uplink lost its leaf; starting again", extra={"error": str(exc)})

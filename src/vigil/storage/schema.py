@@ -419,3 +419,27 @@ sites = Table(
     Column("last_ingest_us", BigInteger, nullable=False),  # when the hub took it
     Column("refused", BigInteger, nullable=False, server_default="0"),  # forged or malformed
 )
+
+# At the hub: footage asked of a site, with a case and a reason, for one camera and range.
+# state: queued → running → complete | failed. Segments arrive byte for byte and are checked
+# against the SHA-256 of the site's index (site_segments) before they count.
+retrievals = Table(
+    "retrievals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site", String(31), nullable=False),
+    Column("camera", String(64), nullable=False),
+    Column("since_us", BigInteger, nullable=False),
+    Column("until_us", BigInteger, nullable=False),
+    Column("case_reference", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_us", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("segments_total", Integer, nullable=False, server_default="0"),
+    Column("segments_done", Integer, nullable=False, server_default="0"),
+    Column("bytes_done", BigInteger, nullable=False, server_default="0"),
+    Column("error", Text),
+    Column("finished_us", BigInteger),
+    Index("ix_retrievals_site_state", "site", "state"),
+)

@@ -20,6 +20,16 @@ NEW_EVENT_INDEXES = {
     "ix_events_site_start": ["site", "start_us"],
     "ix_events_updated": ["updated_us"],  # the site's uplink reads events in update order
 }
+HUB_TABLES = (
+    "retrievals",
+    "sites",
+    "site_alarms",
+    "site_cameras",
+    "site_segments",
+    "site_checkpoints",
+    "site_audit_records",
+    "uplink_cursors",
+)
 EVENT_COLUMNS = (
     "id, camera, type, label, zone, start_us, end_us, score, box_x1, box_y1, box_x2, box_y2, "
     "frame_width, frame_height, attributes, snapshot, clean_snapshot, updated_us"
@@ -128,11 +138,29 @@ def upgrade() -> None:
         sa.Column("last_ingest_us", sa.BigInteger, nullable=False),
         sa.Column("refused", sa.BigInteger, nullable=False, server_default="0"),
     )
+    op.create_table(
+        "retrievals",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("site", sa.String(31), nullable=False),
+        sa.Column("camera", sa.String(64), nullable=False),
+        sa.Column("since_us", sa.BigInteger, nullable=False),
+        sa.Column("until_us", sa.BigInteger, nullable=False),
+        sa.Column("case_reference", sa.String(64), nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("requested_by", sa.String(64), nullable=False),
+        sa.Column("requested_us", sa.BigInteger, nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("segments_total", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("segments_done", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("bytes_done", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("error", sa.Text),
+        sa.Column("finished_us", sa.BigInteger),
+    )
+    op.create_index("ix_retrievals_site_state", "retrievals", ["site", "state"])
 
 
 def downgrade() -> None:
-    for table in ("sites", "site_alarms", "site_cameras", "site_segments", "site_checkpoints",
-                  "site_audit_records", "uplink_cursors"):  # fmt: skip
+    for table in HUB_TABLES:
         op.drop_table(table)
     for name in [*EVENT_INDEXES, *NEW_EVENT_INDEXES]:
         op.drop_index(name, "events")
