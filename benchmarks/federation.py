@@ -6,11 +6,12 @@ ingest, PostgreSQL).
 
 Phases: steady state (each camera raises an event a minute on average, Poisson), a burst (10
 events/s per site for 60 s), and an outage of 10 sites (their leaf links cut through a proxy
-while an hour of their events piles up, then restored). It reports the hub's ingest rate (and,
-as the baseline measured in the same run, a plain bulk INSERT of as many rows into the same
-PostgreSQL), replication lag p50/p95 (publish at the site to insert at the hub), the catch-up
-time, bytes per event on the leaf links, the hub's CPU and memory, and checks that every event
-published is at the hub exactly once. Each event travels as one message (its ended state).
+while an hour of their events piles up, then restored). It reports the hub's ingest rate (at full
+speed while it drains the backlog, against the baseline measured in the same run: one plain
+bulk INSERT of as many rows into the same PostgreSQL), replication lag p50/p95 (publish at
+the site to insert at the hub), the catch-up time, bytes per event on the leaf links, the
+hub's CPU and memory, and checks that every event published is at the hub exactly once. Each
+event travels as one message (its ended state).
 """
 
 from __future__ import annotations
@@ -292,14 +293,12 @@ def main() -> None:
                 for _ in range(hour):
                     await site.publish(args.cameras)
             total = sum(len(s.published) for s in sites)
-            restored = time.monotonic()
             for site in cut:
                 site.proxy.restore()  # type: ignore[union-attr]
             catch_up = await asyncio.to_thread(wait_for_count, engine, total, 900)
             cpu = sum(sum(p.cpu_times()[:2]) for p in hub_processes) - cpu0
             wall = time.monotonic() - clock0
             rss = sum(p.memory_info().rss for p in hub_processes)
-            del restored
             return {
                 "steady": steady,
                 "burst": burst,
@@ -307,6 +306,8 @@ def main() -> None:
                     "sites": len(cut),
                     "backlog_events": hour * len(cut),
                     "catch_up_s": round(catch_up, 1),
+                    # Draining a backlog is the hub's ingest at full speed.
+                    "catch_up_per_s": round(hour * len(cut) / catch_up),
                 },
                 "hub_cpu_cores": round(cpu / wall, 2),
                 "hub_rss_mb": round(rss / 2**20),
@@ -320,9 +321,9 @@ def main() -> None:
         report["lost"] = len(published - ids)
         report["unexpected"] = len(ids - published)
         report["bytes_per_event"] = round(sum(s.sent_bytes for s in sites) / len(published))
-        baseline = baseline_insert_rate(url, report["burst"]["events"])
+        baseline = baseline_insert_rate(url, report["outage"]["backlog_events"])
         report["baseline_bulk_insert_per_s"] = round(baseline)
-        report["ingest_vs_bulk_insert"] = round(report["burst"]["ingest_per_s"] / baseline, 3)
+        report["catch_up_vs_bulk_insert"] = round(report["outage"]["catch_up_per_s"] / baseline, 4)
         print(json.dumps(report, indent=2))
     finally:
         for process in processes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import random
 import threading
 import time
@@ -16,15 +17,28 @@ from typing import Any
 
 import nats
 import nats.errors
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 from nats.aio.msg import Msg
+from playwright.sync_api import Browser
 from sqlalchemy import Engine, select, text
 
+from support.assets import needs
 from support.federation import Federation, free_port
 from support.fixtures import RtspServer
 from support.postgres import PostgresServer
 from support.vigil import Vigil, wait_for
+from test_console import (  # the console's browser helpers and its Chromium
+    CHROMIUM,
+    PASSWORD,
+    add_accounts,
+    browser,  # noqa: F401 - a fixture: the tests' one Debian Chromium
+    console,
+    new_page,
+    shot,
+    sign_in,
+)
 from vigil.accounts.store import Accounts
 from vigil.api.app import create_app
 from vigil.api.server import build
@@ -408,7 +422,7 @@ def test_partitions_are_made_ahead_and_take_stranded_rows(hub: Engine) -> None:
                 start_us=old,
                 attributes={},
                 updated_us=old,
-                site="alpha",
+                site="gamma",  # no site of this federation: its events stay as they are
             )
         )
     with hub.connect() as connection:
@@ -592,3 +606,47 @@ def test_the_hub_console_api_shows_every_site_in_scope(federation: Federation, h
         ).all()
     assert len(denials) >= 2
     context.engine.dispose()
+
+
+@needs(CHROMIUM, hint="Debian's chromium, which scripts/setup.sh test installs")
+def test_the_hub_console_shows_the_sites(
+    federation: Federation,
+    browser: Browser,  # noqa: F811 - the fixture imported above
+) -> None:
+    """In the hub's console a viewer sees every site with its link and cameras; the page is
+    offered only at a hub."""
+    add_accounts(federation.hub, {"hub-viewer": ["viewer"]})
+    url = console(federation.hub)
+    page, errors = new_page(browser)
+    sign_in(page, url, "hub-viewer", PASSWORD)
+    page.locator("nav a[data-page=sites]").click()
+    for name in ("alpha", "beta"):
+        page.locator(f"tr[data-site={name}]").wait_for(timeout=20000)
+    assert "up" in page.locator("tr[data-site=alpha]").inner_text()
+    shot(page, "hub-sites")
+    assert not errors, errors
+    page.close()
+
+
+def test_nodes_stop_cleanly_with_their_nats_servers(federation: Federation) -> None:
+    """SIGTERM stops a site and the hub with every child, their nats-servers included, even
+    while a site's leaf has lost its link (nats-py's close would wait forever for it)."""
+    federation.proxies["beta"].cut()
+    time.sleep(2)
+    for node in [*federation.sites.values(), federation.hub]:
+        assert node.process is not None
+        group = node.process.pid
+        assert node.stop(timeout=40) == 0
+        wait_for(f"{node.directory.name}'s children gone", lambda g=group: not _in_group(g), 20)
+    federation.proxies["beta"].restore()
+
+
+def _in_group(group: int) -> list[int]:
+    found = []
+    for process in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(process.info["pid"]) == group:
+                found.append(process.info["pid"])
+        except (ProcessLookupError, PermissionError):
+            continue
+    return found

@@ -291,8 +291,7 @@ class VigilConfig(Strict):
 
     @model_validator(mode="after")
     def _one_database(self) -> VigilConfig:
-        hub = self.federation is not None and self.federation.role == "hub"
-        if hub and self.database.url is not None:
+        if self.is_hub and self.database.url is not None:
             raise ValueError("a hub's database is federation.database; remove database.url")
         return self
 
@@ -310,6 +309,10 @@ class VigilConfig(Strict):
 
     def may_lift_masks(self, roles: Iterable[str]) -> bool:
         return any(role in self.roles and self.roles[role].mask_lift for role in roles)
+
+    @property
+    def is_hub(self) -> bool:
+        return self.federation is not None and self.federation.role == "hub"
 
     def database_url(self) -> str:
         if self.federation is not None and self.federation.database is not None:

@@ -14,16 +14,23 @@ from typing import Any
 from support.vigil import Vigil
 
 
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    """A free port below Linux's ephemeral range (32768-60999): a port the kernel hands out for
-    outgoing connections can be taken by one before the server that was given it binds."""
+    """A free port below Linux's ephemeral range (32768-60999), never the same one twice: a port
+    the kernel hands out for outgoing connections can be taken by one before the server that
+    was given it binds."""
     while True:
         port = random.randrange(20000, 32000)
+        if port in _GIVEN:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _GIVEN.add(port)
             return port
 
 
@@ -69,6 +76,7 @@ class Federation:
                 "client_port": free_port(),
                 "monitor_port": free_port(),
             },
+            api={"enabled": True, "port": free_port()},
         )
         self._cli(self.hub, "federation", "init", "-c", str(self.hub.config_path))
         self.hub_home = self.hub.storage / "federation"

@@ -44,6 +44,7 @@ from vigil.audit import open_audit_log
 from vigil.config import CAMERA_NAME, VigilConfig, load_config
 from vigil.errors import VigilError
 from vigil.federation.home import Home, SiteSecrets
+from vigil.federation.monitor import close
 from vigil.federation.natsconf import ACKS, HUB_STREAM, STREAM
 from vigil.federation.retriever import Retriever
 from vigil.federation.server import federation_of
@@ -211,7 +212,7 @@ class Ingest:
             finally:
                 if retrieving is not None:
                     retrieving.cancel()
-                await client.close()
+                await close(client)
 
     async def _unstall(self, client: Client, js: JetStreamContext, site: str) -> None:
         """Restart the hub's sourcing of a site whose stream holds messages the hub has not

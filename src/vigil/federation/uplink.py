@@ -35,7 +35,7 @@ from vigil.audit.keys import public_key_pem
 from vigil.config import VigilConfig, load_config
 from vigil.errors import VigilError
 from vigil.federation.home import Home
-from vigil.federation.monitor import leaf_links
+from vigil.federation.monitor import close, leaf_links
 from vigil.federation.natsconf import ACKS, LOCAL_USER, STREAM
 from vigil.federation.outbox import Batch, Outbox
 from vigil.federation.server import federation_of
@@ -132,7 +132,7 @@ class Uplink:
                 log.warning("the uplink lost its leaf; starting again", extra={"error": str(exc)})
                 await self._sleep(1.0)
             finally:
-                await client.close()
+                await close(client)
 
     async def _hub_acked(self, message: Msg) -> None:
         try:

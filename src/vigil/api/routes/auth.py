@@ -12,6 +12,7 @@ from vigil.api.context import ApiContext, Caller, caller_of, context_of
 from vigil.api.params import NO_NUL
 from vigil.api.routes.admin import user_json
 from vigil.api.security import SESSION_COOKIE, EnforcedRoute
+from vigil.config import VigilConfig
 from vigil.errors import AccessDenied, VigilError
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=EnforcedRoute)
@@ -27,8 +28,9 @@ class PasswordChange(BaseModel):
     new: str = Field(min_length=1, max_length=1024)
 
 
-def account_json(user: User, csrf_token: str | None) -> dict[str, Any]:
-    return {**user_json(user), "csrf_token": csrf_token}
+def account_json(user: User, csrf_token: str | None, config: VigilConfig) -> dict[str, Any]:
+    """The account, and whether this node is a hub (the console then shows its sites)."""
+    return {**user_json(user), "csrf_token": csrf_token, "hub": config.is_hub}
 
 
 def _start_session(context: ApiContext, request: Request, response: Response, user: User) -> str:
@@ -75,7 +77,7 @@ def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
     context.throttle.success(body.name, address)
     request.state.caller = Caller(user, "session")
     context.audit(request, "login", "ok")
-    return account_json(user, _start_session(context, request, response, user))
+    return account_json(user, _start_session(context, request, response, user), context.config)
 
 
 @router.post("/logout")
@@ -95,7 +97,7 @@ def me(request: Request) -> dict[str, Any]:
     """The signed-in account, its roles and scope, and the session's CSRF token."""
     caller = caller_of(request)
     assert caller.user is not None
-    return account_json(caller.user, caller.csrf_token)
+    return account_json(caller.user, caller.csrf_token, context_of(request).config)
 
 
 @router.post("/password")
@@ -123,4 +125,4 @@ def change_password(body: PasswordChange, request: Request, response: Response) 
     user = context.accounts.get(caller.user.name)
     assert user is not None
     csrf = _start_session(context, request, response, user) if caller.via == "session" else None
-    return account_json(user, csrf)
+    return account_json(user, csrf, context.config)

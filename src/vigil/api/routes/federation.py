@@ -41,7 +41,7 @@ class RetrievalBody(BaseModel):
 
 def _hub(context: ApiContext) -> Home:
     settings = context.config.federation
-    if settings is None or settings.role != "hub":
+    if not context.config.is_hub or settings is None:
         raise HTTPException(404, "this node is not a hub (federation.role: hub)")
     return Home(settings.home(context.config.storage.path))
 

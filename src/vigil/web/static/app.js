@@ -11,6 +11,7 @@ import * as exports from "./pages/exports.js";
 import * as live from "./pages/live.js";
 import * as playback from "./pages/playback.js";
 import { renderPasswordChange, renderSignIn } from "./pages/signin.js";
+import * as sites from "./pages/sites.js";
 import * as storage from "./pages/storage.js";
 import * as users from "./pages/users.js";
 
@@ -23,6 +24,8 @@ const PAGES = {
   events: { title: "Events", roles: ["investigator"], module: events, evidence: true },
   cases: { title: "Cases", roles: ["investigator", "supervisor"], module: cases },
   exports: { title: "Exports", roles: ["investigator", "supervisor"], module: exports },
+  // Only at a hub (federation.role: hub).
+  sites: { title: "Sites", roles: ["viewer", "investigator", "admin"], module: sites, hub: true },
   storage: { title: "Storage", roles: ["admin"], module: storage },
   users: { title: "Users", roles: ["admin"], module: users },
   audit: { title: "Audit", roles: ["auditor"], module: audit },
@@ -37,7 +40,8 @@ let account = null;
 let leavePage = null; // the running page's clean-up: timers, open video streams
 let shown = 0; // counts page changes, so a page that finishes loading late is not kept
 
-const allowed = (page) => account && page.roles.some((role) => account.roles.includes(role));
+const allowed = (page) =>
+  account && (!page.hub || account.hub) && page.roles.some((role) => account.roles.includes(role));
 const allowedPages = () => Object.keys(PAGES).filter((name) => allowed(PAGES[name]));
 
 function parseHash() {
