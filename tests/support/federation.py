@@ -13,7 +13,6 @@ from typing import Any
 
 from support.vigil import Vigil
 
-
 _GIVEN: set[int] = set()
 
 
