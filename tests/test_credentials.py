@@ -132,7 +132,12 @@ def _secret_fields(model: type[BaseModel], prefix: str = "") -> set[str]:
 
 def test_the_configuration_an_admin_reads_holds_no_secret(tmp_path: Path) -> None:
     # A field added under a secret name must be considered here, and so must this list.
-    assert _secret_fields(VigilConfig) == {"mqtt.username", "mqtt.password", "audit.signing_key"}
+    assert _secret_fields(VigilConfig) == {
+        "mqtt.username",
+        "mqtt.password",
+        "audit.signing_key",
+        "federation.credentials",
+    }
     config = parse_config(
         f"""
         storage: {{path: {tmp_path / "storage"}}}
@@ -140,6 +145,8 @@ def test_the_configuration_an_admin_reads_holds_no_secret(tmp_path: Path) -> Non
         mqtt: {{host: broker, username: admin{SECRET}, password: {SECRET}}}
         audit: {{signing_key: {tmp_path / f"{SECRET}.pem"}}}
         api: {{tile_url: "https://tiles.example/{{z}}/{{x}}/{{y}}.png?api_key={SECRET}"}}
+        federation: {{role: site, site: north, hub: "tls://hub.example:7422",
+                      credentials: {tmp_path / f"{SECRET}.json"}}}
         cameras:
           gate:
             main: rtsp://admin:{SECRET}@10.0.0.5/main

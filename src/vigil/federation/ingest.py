@@ -9,14 +9,11 @@ account's is refused: counted, logged, acknowledged, and never stored.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import dataclasses
 import json
 import logging
-import os
-import signal
 import sys
 import time
 import uuid
@@ -41,15 +38,13 @@ from nats.js.api import (
 )
 
 from vigil.audit import open_audit_log
-from vigil.config import CAMERA_NAME, VigilConfig, load_config
-from vigil.errors import VigilError
+from vigil.config import CAMERA_NAME, VigilConfig
+from vigil.federation.child import serve
 from vigil.federation.home import Home, SiteSecrets
 from vigil.federation.monitor import close
 from vigil.federation.natsconf import ACKS, HUB_STREAM, STREAM
 from vigil.federation.retriever import Retriever
 from vigil.federation.server import federation_of
-from vigil.lifeline import bind_to_supervisor
-from vigil.logs import setup_logging
 from vigil.storage.database import connect, migrate
 from vigil.storage.hub import HubStore, Received
 from vigil.storage.layout import Layout, make_dirs_durable, write_private
@@ -279,26 +274,7 @@ class Ingest:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vigil.federation.ingest")
-    parser.add_argument("config", type=Path)
-    args = parser.parse_args(argv)
-    setup_logging(os.environ.get("VIGIL_LOG_LEVEL", "INFO"))
-    if not bind_to_supervisor():
-        return 0
-    try:
-        ingest = Ingest(load_config(args.config))
-    except VigilError as exc:
-        log.error("the hub's ingest cannot start", extra={"error": str(exc)})
-        return 2
-
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, ingest.stopping.set)
-        await ingest.run()
-
-    asyncio.run(serve())
-    return 0
+    return serve(argv, "vigil.federation.ingest", Ingest, "hub's ingest")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ site never waits for the hub. It also watches the leaf (nats-server #7615).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -19,7 +18,6 @@ import signal
 import socket
 import sys
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import nats
@@ -32,16 +30,14 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 
 from vigil.audit import open_audit_log
 from vigil.audit.keys import public_key_pem
-from vigil.config import VigilConfig, load_config
-from vigil.errors import VigilError
+from vigil.config import VigilConfig
+from vigil.federation.child import serve
 from vigil.federation.home import Home
 from vigil.federation.monitor import close, leaf_links
 from vigil.federation.natsconf import ACKS, LOCAL_USER, STREAM
 from vigil.federation.outbox import Batch, Outbox
 from vigil.federation.server import federation_of
 from vigil.federation.serving import CHUNK, RETRIEVE, Serving
-from vigil.lifeline import bind_to_supervisor
-from vigil.logs import setup_logging
 from vigil.settings.federation import FederationSettings
 from vigil.storage.database import connect, migrate
 from vigil.storage.index import SegmentIndex
@@ -205,26 +201,7 @@ class Uplink:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vigil.federation.uplink")
-    parser.add_argument("config", type=Path)
-    args = parser.parse_args(argv)
-    setup_logging(os.environ.get("VIGIL_LOG_LEVEL", "INFO"))
-    if not bind_to_supervisor():
-        return 0
-    try:
-        uplink = Uplink(load_config(args.config))
-    except VigilError as exc:
-        log.error("the uplink cannot start", extra={"error": str(exc)})
-        return 2
-
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, uplink.stopping.set)
-        await uplink.run()
-
-    asyncio.run(serve())
-    return 0
+    return serve(argv, "vigil.federation.uplink", Uplink, "uplink")
 
 
 if __name__ == "__main__":
