@@ -18,40 +18,36 @@ from typing import Any
 
 import av
 import cv2
-import httpx
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from support.assets import MODEL, needs
+from support.browser import (
+    CHROMIUM,
+    PASSWORD,
+    add_accounts,
+    console,
+    new_page,
+    shot,
+    sign_in,
+)
 from support.fixtures import RtspServerFactory, free_port
 from support.vigil import Vigil, VigilFactory, wait_for
 from vigil.accounts.sessions import Tokens
 from vigil.accounts.store import Accounts
 from vigil.audit import read_records
-from vigil.storage.database import connect, migrate
+from vigil.storage.database import connect
 from vigil.timeutil import US, to_iso
 
-CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts" / "console"
-PASSWORD = "console test passphrase"
 CASE, REASON = "CASE-2026/17", "theft reported in the hall overnight"
 WHOLE_PICTURE = [[0, 0], [1, 0], [1, 1], [0, 1]]
 
+pytest_plugins = ["support.browser"]  # the `browser` fixture: Debian's Chromium
 pytestmark = [
     pytest.mark.slow,
     needs(CHROMIUM, hint="Debian's chromium, which scripts/setup.sh test installs"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Debian's Chromium, never a downloaded one.
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -78,58 +74,6 @@ def tile_server() -> Iterator[tuple[str, list[str]]]:
     yield f"http://127.0.0.1:{server.server_address[1]}/tiles/{{z}}/{{x}}/{{y}}.png", asked
     server.shutdown()
     server.server_close()
-
-
-def new_page(browser: Browser, width: int = 1280) -> tuple[Page, list[str]]:
-    """A page, and the errors its scripts report: the console must not break silently."""
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    # Refused requests are logged by the browser as errors too; those are expected (401 before
-    # signing in), so only what the scripts themselves report counts.
-    page.on(
-        "console",
-        lambda m: (
-            m.type == "error" and not m.text.startswith("Failed to load") and errors.append(m.text)
-        ),
-    )
-    return page, errors
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def add_accounts(vigil: Vigil, accounts: dict[str, list[str]]) -> None:
-    engine = connect(vigil.config.database_url())
-    migrate(engine)
-    store = Accounts(engine)
-    for name, roles in accounts.items():
-        store.add(name, PASSWORD, roles)
-    engine.dispose()
-
-
-def console(vigil: Vigil) -> str:
-    """The console's address once the API answers."""
-    url = f"http://127.0.0.1:{vigil.config.api.port}/"
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{url}healthz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for("the console to answer", healthy, 60)
-    return url
-
-
-def sign_in(page: Page, url: str, name: str, password: str) -> None:
-    page.goto(url)
-    form = page.locator("form#signin")
-    form.locator("input[name=name]").fill(name)
-    form.locator("input[name=password]").fill(password)
-    form.locator("button[type=submit]").click()
 
 
 def video_js(selector: str, condition: str) -> str:

@@ -25,20 +25,19 @@ from playwright.sync_api import Browser
 from sqlalchemy import Engine, select, text
 
 from support.assets import needs
-from support.federation import Federation, free_port
-from support.fixtures import RtspServer
-from support.postgres import PostgresServer
-from support.vigil import Vigil, wait_for
-from test_console import (  # the console's browser helpers and its Chromium
+from support.browser import (
     CHROMIUM,
     PASSWORD,
     add_accounts,
-    browser,  # noqa: F401 - a fixture: the tests' one Debian Chromium
     console,
     new_page,
     shot,
     sign_in,
 )
+from support.federation import Federation, free_port
+from support.fixtures import RtspServer
+from support.postgres import PostgresServer
+from support.vigil import Vigil, wait_for
 from vigil.accounts.store import Accounts
 from vigil.api.app import create_app
 from vigil.api.server import build
@@ -57,6 +56,7 @@ from vigil.storage.retrievals import Retrieval, RetrievalStore
 from vigil.storage.schema import audit_records, events, site_segments, sites
 from vigil.timeutil import now_us, to_iso
 
+pytest_plugins = ["support.browser"]  # the `browser` fixture: Debian's Chromium
 pytestmark = pytest.mark.slow
 CAMERAS = ("gate", "hall")
 
@@ -611,7 +611,7 @@ def test_the_hub_console_api_shows_every_site_in_scope(federation: Federation, h
 @needs(CHROMIUM, hint="Debian's chromium, which scripts/setup.sh test installs")
 def test_the_hub_console_shows_the_sites(
     federation: Federation,
-    browser: Browser,  # noqa: F811 - the fixture imported above
+    browser: Browser,
 ) -> None:
     """In the hub's console a viewer sees every site with its link and cameras; the page is
     offered only at a hub."""

@@ -18,6 +18,7 @@ from typing import Any
 import nats.errors
 from nats.aio.client import Client
 from sqlalchemy import Engine, and_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.audit.log import AuditLog, AuditRecord
 from vigil.federation.serving import CHUNK, CHUNK_MAX, ERROR, RETRIEVE
@@ -52,6 +53,9 @@ class Retriever:
                     continue
             except LinkDown:
                 pass
+            except (OSError, SQLAlchemyError) as exc:
+                # The hub's disk or database: the job waits, and is tried again.
+                log.error("a retrieval cannot go on", extra={"site": site, "error": str(exc)})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), RETRY_S)
 

@@ -148,7 +148,8 @@ class Uplink:
             sent += await self._send(js, "", self.outbox.states(time.monotonic()))
             if time.monotonic() - watched > WATCH_EVERY_S:
                 watched = time.monotonic()
-                self._watch_leaf()
+                # Off the loop: its probes wait seconds for a hub that does not answer.
+                await asyncio.to_thread(self._watch_leaf)
             if not sent:
                 await self._sleep(IDLE_S)
 
