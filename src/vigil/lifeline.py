@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import os
 import signal
+from pathlib import Path
+
+from vigil.logs import setup_logging
 
 PR_SET_PDEATHSIG = 1
 SUPERVISOR_PID = "VIGIL_SUPERVISOR_PID"
@@ -24,3 +28,13 @@ def bind_to_supervisor() -> bool:
         pass  # not Linux: the supervisor's own shutdown still stops its children
     parent = int(os.environ.get(SUPERVISOR_PID, "0"))
     return not parent or os.getppid() == parent
+
+
+def start_child(argv: list[str], module: str) -> Path | None:
+    """A child's start: `python -m MODULE CONFIG`, JSON logs at VIGIL_LOG_LEVEL, bound to the
+    supervisor. Returns the configuration's path; None when the child should exit at once."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}")
+    parser.add_argument("config", type=Path)
+    args = parser.parse_args(argv)
+    setup_logging(os.environ.get("VIGIL_LOG_LEVEL", "INFO"))
+    return args.config if bind_to_supervisor() else None

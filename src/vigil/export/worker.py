@@ -7,14 +7,11 @@ the first redacted export, in this process, so recording and live analysis never
 
 from __future__ import annotations
 
-import argparse
 import logging
-import os
 import shutil
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from vigil.analytics.detection.factory import load_detector
 from vigil.audit import open_audit_log
@@ -22,8 +19,7 @@ from vigil.config import VigilConfig, load_config
 from vigil.errors import VigilError
 from vigil.export.package import PackageBuilder
 from vigil.export.redaction import RedactionSettings, Redactor
-from vigil.lifeline import bind_to_supervisor
-from vigil.logs import setup_logging
+from vigil.lifeline import start_child
 from vigil.storage.database import connect, migrate
 from vigil.storage.exports import ExportStore
 from vigil.storage.layout import Layout, fsync_dir
@@ -93,14 +89,11 @@ class Exporter:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vigil.export.worker")
-    parser.add_argument("config", type=Path)
-    args = parser.parse_args(argv)
-    setup_logging(os.environ.get("VIGIL_LOG_LEVEL", "INFO"))
-    if not bind_to_supervisor():
+    config = start_child(argv, "vigil.export.worker")
+    if config is None:
         return 0
     try:
-        exporter = Exporter(load_config(args.config))
+        exporter = Exporter(load_config(config))
     except VigilError as exc:
         log.error("the exporter cannot start", extra={"error": str(exc)})
         return 2

@@ -7,7 +7,6 @@ is never deleted or re-created here or anywhere (nats-server #6206: the hub's so
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import shutil
@@ -18,8 +17,7 @@ from vigil.config import VigilConfig, load_config
 from vigil.errors import ConfigError, VigilError
 from vigil.federation.home import Credentials, Home
 from vigil.federation.natsconf import hub_config, leaf_config, render
-from vigil.lifeline import bind_to_supervisor
-from vigil.logs import setup_logging
+from vigil.lifeline import start_child
 from vigil.settings.federation import FederationSettings
 from vigil.storage.layout import write_private
 
@@ -72,14 +70,11 @@ def write_config(config: VigilConfig) -> Home:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vigil.federation.server")
-    parser.add_argument("config", type=Path)
-    args = parser.parse_args(argv)
-    setup_logging(os.environ.get("VIGIL_LOG_LEVEL", "INFO"))
-    if not bind_to_supervisor():
+    config = start_child(argv, "vigil.federation.server")
+    if config is None:
         return 0
     try:
-        home = write_config(load_config(args.config))
+        home = write_config(load_config(config))
         binary = nats_server_binary()
     except VigilError as exc:
         log.error("the NATS server cannot start", extra={"error": str(exc)})
